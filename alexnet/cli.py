@@ -1,0 +1,153 @@
+"""``python -m alexnet``: train, evaluate and benchmark from the shell.
+
+Bad arguments, data or checkpoints end with one line on stderr and a non-zero exit code, never a traceback:
+2 for bad input (:class:`AlexNetError`), 3 for a NaN/Inf loss, 130 for Ctrl-C (the checkpoint is kept).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+
+from .errors import AlexNetError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not usage + error
+        sys.stderr.write(f"alexnet: error: {message} (see python -m alexnet {self.prog.split()[-1]} --help)\n")
+        sys.exit(2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="alexnet", description="AlexNet (Krizhevsky, Sutskever & Hinton, 2012), reproduced.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model with the paper's recipe (§5)")
+    t.add_argument("--dataset", required=True, help="cifar10, imagenette, imagenet or synthetic")
+    t.add_argument("--epochs", type=_positive_int, required=True)
+    t.add_argument("--batch-size", type=_positive_int, default=128)
+    t.add_argument("--lr", type=_positive_float, default=0.01)
+    t.add_argument("--arch", default=None, help="alexnet (227 px) or alexnet-cifar (32 px); default by dataset")
+    t.add_argument("--checkpoint-dir", required=True)
+    t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the directory")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--save-every", type=int, default=0, metavar="N", help="also checkpoint every N steps")
+    t.add_argument("--augment", default="paper", choices=["paper", "crop_flip", "none"])
+    t.add_argument("--dropout", type=float, default=None)
+    t.add_argument("--activation", default=None)
+    t.add_argument("--no-lrn", action="store_true")
+    t.add_argument("--pooling", default=None, choices=["overlap", "plain"])
+    t.add_argument("--towers", type=int, default=None, choices=[1, 2])
+    t.add_argument("--train-limit", type=_positive_int, default=None, help="use only this many training images")
+    t.add_argument("--val-limit", type=_positive_int, default=None)
+    t.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    t.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    e = sub.add_parser("evaluate", help="top-1/top-5 error of a checkpoint")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--dataset", required=True)
+    e.add_argument("--ten-crop", action="store_true", help="average the softmax over 10 crops (§4.1)")
+    e.add_argument("--json", action="store_true", help="print one JSON line")
+    e.add_argument("--device", default=None)
+
+    b = sub.add_parser("bench", help="training throughput: ours against torchvision's recipe")
+    b.add_argument("--device", default=None)
+    b.add_argument("--batch-size", type=_positive_int, default=128)
+    b.add_argument("--steps", type=_positive_int, default=10)
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--peak-tflops", type=float, default=None, help="override the device's peak for MFU")
+    return parser
+
+
+def _train(args) -> int:
+    from .train import TrainConfig, train
+
+    model = {}
+    for key, value in (("dropout", args.dropout), ("activation", args.activation), ("pooling", args.pooling),
+                       ("towers", args.towers)):
+        if value is not None:
+            model[key] = value
+    if args.no_lrn:
+        model["lrn"] = False
+    cfg = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      arch=args.arch, model=model, augment=args.augment, seed=args.seed,
+                      checkpoint_dir=args.checkpoint_dir, resume=args.resume, save_every=args.save_every,
+                      train_limit=args.train_limit, val_limit=args.val_limit, device=args.device,
+                      amp=not args.no_amp)
+    try:
+        result = train(cfg, progress=not args.quiet)
+    except RuntimeError as e:  # CUDA out of memory arrives as a RuntimeError subclass
+        if "out of memory" in str(e).lower():
+            raise AlexNetError(f"CUDA ran out of memory at batch size {args.batch_size}; try --batch-size "
+                               f"{max(1, args.batch_size // 2)} (the checkpoint in {args.checkpoint_dir} is kept)") from None
+        raise
+    last = result.history[-1] if result.history else {}
+    if last:
+        print(f"done: {len(result.history)} epochs; final train error {last['train_top1_error']:.1%}, "
+              f"val error {last.get('val_top1_error', float('nan')):.1%}; checkpoint {result.checkpoint}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .data import load_imageset
+    from .evaluate import evaluate
+    from .train import load_trained
+    from .transforms import BatchAugment
+
+    model, stats, state = load_trained(args.checkpoint, device=args.device)
+    data = load_imageset(args.dataset, "val", progress=False)
+    if data.num_classes != state["identity"]["num_classes"]:
+        raise AlexNetError(f"checkpoint has {state['identity']['num_classes']} classes but {args.dataset} "
+                           f"has {data.num_classes}")
+    device = next(model.parameters()).device
+    result = evaluate(model, data, BatchAugment(stats.to(device), data.crop_size, "none"), ten_crop=args.ten_crop)
+    result.update(checkpoint=str(args.checkpoint), dataset=args.dataset, epoch=state.get("epoch"))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        crop = "ten crops" if args.ten_crop else "centre crop"
+        print(f"{args.dataset} ({result['n']} images, {crop}): top-1 error {result['top1_error']:.2%}, "
+              f"top-5 error {result['top5_error']:.2%}")
+    return 0
+
+
+def _bench(args) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.simplefilter("default")
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"alexnet: warning: {msg}\n"
+    try:
+        return {"train": _train, "evaluate": _evaluate, "bench": _bench}[args.command](args)
+    except AlexNetError as e:
+        sys.stderr.write(f"alexnet: error: {e}\n")
+        return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("alexnet: interrupted; the last checkpoint is kept (continue with --resume)\n")
+        return 130

@@ -1,0 +1,43 @@
+r"""The update rule of §5, exactly as printed.
+
+.. math::
+
+    v_{i+1} = 0.9\, v_i - 0.0005\,\epsilon\, w_i - \epsilon \left\langle \tfrac{\partial L}{\partial w} \Big|_{w_i} \right\rangle_{D_i},
+    \qquad w_{i+1} = w_i + v_{i+1}
+
+The velocity carries the learning rate ε inside it. ``torch.optim.SGD`` keeps ε outside
+(:math:`b \leftarrow \mu b + g + \lambda w,\ w \leftarrow w - \epsilon b`); the two are identical while ε is
+constant and differ for a few steps after each ÷10, when the paper's velocity still holds the old ε.
+The weight decay applies to every parameter, as the formula is written.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class PaperSGD(torch.optim.Optimizer):
+    """SGD with momentum and weight decay in the paper's form (§5): ``v ← μv − λεw − εg;  w ← w + v``."""
+
+    def __init__(self, params, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 5e-4):
+        if lr <= 0:
+            raise ValueError(f"learning rate must be positive, got {lr}")
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+            for w in group["params"]:
+                if w.grad is None:
+                    continue
+                state = self.state[w]
+                if "velocity" not in state:
+                    state["velocity"] = torch.zeros_like(w)
+                v = state["velocity"]
+                v.mul_(mu).add_(w, alpha=-wd * lr).add_(w.grad, alpha=-lr)
+                w.add_(v)
+        return loss

@@ -1,0 +1,58 @@
+"""One machine-readable place for what the chapters measure, so the scorecard never types a number by hand.
+
+Each experiment saves ``<results dir>/<name>.json``: ``{"name", "profile", "scale", "data", "saved_at"}``.
+The results directory is ``$ALEXNET_RESULTS``, else ``book/results`` in a checkout (for quick and full runs,
+so committed chapters and their scorecard agree), else ``~/.cache/alexnet/results``. Smoke runs write to a
+temporary folder instead, so CI never overwrites a real result with a meaningless one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from .checkpoint import atomic_write_bytes
+from .data import repo_root
+from .profiles import Profile, default_device, get_profile
+
+
+def results_dir(profile: Profile | None = None) -> Path:
+    profile = profile or get_profile()
+    if os.environ.get("ALEXNET_RESULTS"):
+        path = Path(os.environ["ALEXNET_RESULTS"])
+    elif not profile.meaningful:
+        path = Path(tempfile.gettempdir()) / "alexnet-results-smoke"
+    elif repo_root() is not None:
+        path = repo_root() / "book" / "results"
+    else:
+        path = Path.home() / ".cache" / "alexnet" / "results"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def scale(profile: Profile | None = None, *, dataset: str, train_images: int, epochs: int, **extra) -> dict:
+    """The scale a number was measured at: profile, device, data size, epochs (and anything else useful)."""
+    profile = profile or get_profile()
+    return {"profile": profile.name, "device": str(default_device()), "dataset": dataset,
+            "train_images": train_images, "epochs": epochs, **extra}
+
+
+def save_result(name: str, data: dict, scale: dict, profile: Profile | None = None) -> Path:
+    """Save one experiment's numbers (JSON-serialisable ``data``) with the scale they were measured at."""
+    profile = profile or get_profile()
+    record = {"name": name, "profile": profile.name, "scale": scale, "data": data,
+              "saved_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    path = results_dir(profile) / f"{name}.json"
+    atomic_write_bytes(path, lambda f: f.write(json.dumps(record, indent=1, default=float).encode()))
+    return path
+
+
+def load_result(name: str, profile: Profile | None = None) -> dict | None:
+    path = results_dir(profile) / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def load_results(profile: Profile | None = None) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(results_dir(profile).glob("*.json"))}
