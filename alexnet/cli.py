@@ -96,13 +96,7 @@ def _train(args) -> int:
                       checkpoint_dir=args.checkpoint_dir, resume=args.resume, save_every=args.save_every,
                       train_limit=args.train_limit, val_limit=args.val_limit, device=args.device,
                       amp=not args.no_amp)
-    try:
-        result = train(cfg, progress=not args.quiet)
-    except RuntimeError as e:  # CUDA out of memory arrives as a RuntimeError subclass
-        if "out of memory" in str(e).lower():
-            raise AlexNetError(f"CUDA ran out of memory at batch size {args.batch_size}; try --batch-size "
-                               f"{max(1, args.batch_size // 2)} (the checkpoint in {args.checkpoint_dir} is kept)") from None
-        raise
+    result = train(cfg, progress=not args.quiet)
     last = result.history[-1] if result.history else {}
     if last:
         print(f"done: {len(result.history)} epochs; final train error {last['train_top1_error']:.1%}, "

@@ -1,0 +1,134 @@
+"""The book as readers meet it: chapters carry real outputs, the build is clean, and pages work in a browser."""
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+TOP = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP / "book"))
+import tools  # noqa: E402  (book/tools.py: the badge and setup-cell source of truth)
+
+
+def toc_files() -> list[str]:
+    return re.findall(r"(?:root|file):\s*(\S+)", (TOP / "_toc.yml").read_text())
+
+
+def chapters() -> list[Path]:
+    return [TOP / f"{f}.ipynb" for f in toc_files() if (TOP / f"{f}.ipynb").exists()]
+
+
+def test_every_toc_entry_exists():
+    for f in toc_files():
+        assert (TOP / f"{f}.ipynb").exists() or (TOP / f"{f}.md").exists(), f
+
+
+@pytest.mark.parametrize("path", chapters(), ids=lambda p: p.stem)
+def test_chapter_frame_and_stored_outputs(path):
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    url = tools.repository_url()
+    title = "".join(cells[0]["source"])
+    assert cells[0]["cell_type"] == "markdown" and title.lstrip().startswith("# ")
+    assert tools.badge(url, path) in title, "run: python book/tools.py sync"
+    setup = [c for c in cells if c["cell_type"] == "code" and tools.SETUP_MARK in "".join(c["source"])]
+    assert len(setup) == 1 and "".join(setup[0]["source"]) == tools.setup_source(url)
+    assert "hide-output" in setup[0]["metadata"].get("tags", [])
+    code = [c for c in cells if c["cell_type"] == "code"]
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    assert outputs, "committed without outputs"
+    assert not [o for o in outputs if o["output_type"] == "error"], "stored error output"
+    text = json.dumps(outputs)
+    assert "profile=smoke" not in text, "smoke outputs must never be committed"
+    assert "profile=quick" in text or "profile=full" in text, "no profile banner in the outputs"
+    assert "/work/" not in text and "/home/" not in text, "a local path leaked into the outputs"
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def built_book():
+    proc = subprocess.run(["jupyter-book", "build", str(TOP), "-W", "--keep-going"], capture_output=True, text=True,
+                          cwd=TOP, timeout=900)
+    assert proc.returncode == 0, (proc.stdout[-4000:], proc.stderr[-4000:])
+    return TOP / "_build" / "html"
+
+
+def test_book_builds_with_warnings_as_errors(built_book):
+    for f in toc_files():
+        assert (built_book / f"{f}.html").exists(), f
+
+
+def test_pages_in_a_real_browser(built_book):
+    chromium = _chromium()
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser test: install Debian's chromium (see .ci/run)")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); CI installs it")
+    from playwright.sync_api import sync_playwright
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    shots = TOP / "_build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    problems = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"])
+            for f in toc_files():
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                errors, failed = [], []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.on("requestfailed", lambda r: failed.append(r.url) if r.url.startswith(base) else None)
+                # nothing outside this machine is reachable: refuse external requests at once
+                page.route("**/*", lambda route: route.continue_()
+                           if route.request.url.startswith((base, "data:")) else route.abort())
+                page.goto(f"{base}/{f}.html", wait_until="load")
+                page.wait_for_timeout(300)
+                broken = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0)"
+                                       ".map(i => i.src.slice(0, 80))")
+                imgs = page.evaluate("document.querySelectorAll('main img:not(.alexnet-explorer-frame)').length")
+                nb = TOP / f"{f}.ipynb"
+                if nb.exists():
+                    figures = sum(1 for c in json.loads(nb.read_text())["cells"] for o in c.get("outputs", [])
+                                  if "image/png" in o.get("data", {}))
+                    if imgs < figures:
+                        problems.append(f"{f}: {figures} stored figures but {imgs} images on the page")
+                    for host in ("colab.research.google.com", "mybinder.org"):
+                        if not page.locator(f"a[href*='{host}']").count():
+                            problems.append(f"{f}: no {host} launch link")
+                    if not page.locator("a.colab-badge").count():
+                        problems.append(f"{f}: no Open in Colab badge")
+                explorers = page.locator(".alexnet-explorer")
+                if explorers.count():
+                    moved = page.evaluate("""() => {
+                        const box = document.querySelector('.alexnet-explorer');
+                        const img = box.querySelector('img'); const s = box.querySelector('input[type=range]');
+                        const before = img.src; s.value = (Number(s.value) + 1) % (Number(s.max) + 1);
+                        s.dispatchEvent(new Event('input')); return before !== img.src; }""")
+                    if not moved:
+                        problems.append(f"{f}: moving the first static slider did not change the frame")
+                if errors:
+                    problems.append(f"{f}: JavaScript errors {errors[:3]}")
+                if failed or broken:
+                    problems.append(f"{f}: broken resources {failed[:3]} images {broken[:3]}")
+                page.screenshot(path=str(shots / f"{Path(f).name}.png"), full_page=True)
+                page.close()
+            browser.close()
+    finally:
+        server.shutdown()
+    assert not problems, "\n".join(problems)

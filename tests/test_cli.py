@@ -1,0 +1,62 @@
+import json
+
+import pytest
+import torch
+
+from cli_helpers import SMALL, run_cli
+
+
+def one_clear_line(proc, code, *words):
+    assert proc.returncode == code, proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--dataset", "mnist", "--epochs", "1"], ["unknown dataset", "mnist"]),
+    (["--dataset", "synthetic", "--epochs", "0"], ["epochs", "positive"]),
+    (["--dataset", "synthetic", "--epochs", "-2"], ["epochs"]),
+    (["--dataset", "synthetic", "--epochs", "1", "--batch-size", "0"], ["batch-size"]),
+    (["--dataset", "cifar10", "--epochs", "1"], ["cifar10", "not found", "download"]),
+])
+def test_bad_train_arguments_exit_2(tmp_path, args, words):
+    proc = run_cli("train", *args, "--checkpoint-dir", tmp_path, env={"ALEXNET_DATA": str(tmp_path)})
+    one_clear_line(proc, 2, *words)
+
+
+def test_train_then_evaluate_json(tmp_path):
+    ck = tmp_path / "ck"
+    proc = run_cli("train", *SMALL, "--epochs", "2", "--checkpoint-dir", ck)
+    assert proc.returncode == 0, proc.stderr
+    history = json.loads((ck / "history.json").read_text())
+    assert len(history) == 2 and history[-1]["train_loss"] < history[0]["train_loss"]
+    out = run_cli("evaluate", "--checkpoint", ck / "last.pt", "--dataset", "synthetic", "--json", "--ten-crop")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert 0 <= result["top1_error"] <= 1 and 0 <= result["top5_error"] <= result["top1_error"]
+
+
+def test_checkpoint_errors(tmp_path):
+    ck = tmp_path / "ck"
+    assert run_cli("train", *SMALL, "--epochs", "1", "--checkpoint-dir", ck).returncode == 0
+    # another architecture on resume: refused, checkpoint untouched
+    before = (ck / "last.pt").read_bytes()
+    proc = run_cli("train", *SMALL, "--epochs", "2", "--checkpoint-dir", ck, "--resume", "--towers", "1")
+    one_clear_line(proc, 2, "different")
+    assert (ck / "last.pt").read_bytes() == before
+    # a corrupt checkpoint: named, not loaded
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(before[: len(before) // 3])
+    one_clear_line(run_cli("evaluate", "--checkpoint", bad, "--dataset", "synthetic"), 2, "bad.pt", "corrupt")
+    one_clear_line(run_cli("evaluate", "--checkpoint", tmp_path / "nothing.pt", "--dataset", "synthetic"), 2,
+                   "no checkpoint")
+
+
+def test_nan_loss_exit_3_keeps_checkpoint(tmp_path):
+    ck = tmp_path / "ck"
+    proc = run_cli("train", *SMALL, "--epochs", "2", "--checkpoint-dir", ck, "--lr", "1e9", "--save-every", "1")
+    one_clear_line(proc, 3, "lower learning rate", "--lr")
+    state = torch.load(ck / "last.pt", weights_only=False)
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())

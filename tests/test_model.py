@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from alexnet import AlexNet, AlexNetError, alexnet, alexnet_cifar, count_parameters, layer_table
+
+
+def test_paper_parameter_counts():
+    assert count_parameters(alexnet()) == 60_965_224
+    assert count_parameters(AlexNet(grouped=False)) == 62_378_344
+
+
+def test_paper_forward_cost_and_shapes_at_227():
+    table = layer_table(alexnet(), 227)
+    shapes = {r.name: r.output_shape for r in table}
+    assert shapes["conv1"] == (96, 55, 55)
+    assert shapes["pool1"] == (96, 27, 27)
+    assert shapes["pool2"] == (256, 13, 13)
+    assert shapes["pool5"] == (256, 6, 6)
+    assert shapes["fc8"] == (1000,)
+    assert table.total_params == 60_965_224
+    assert abs(table.total_macs / 1e9 - 0.72) < 0.01
+    with torch.no_grad():
+        assert alexnet().eval()(torch.zeros(2, 3, 227, 227)).shape == (2, 1000)
+
+
+def test_224_input_is_refused_with_the_arithmetic():
+    with pytest.raises(AlexNetError, match="54.25"):
+        alexnet()(torch.zeros(1, 3, 224, 224))
+
+
+def test_groups_equal_two_explicit_towers():
+    torch.manual_seed(0)
+    model = alexnet().eval()
+    conv = model.features.conv2  # 256 kernels of 5×5×48, two groups
+    x = torch.randn(2, 96, 27, 27)
+    half_in, half_out = 48, 128
+    towers = []
+    for t in range(2):
+        w = conv.weight[t * half_out:(t + 1) * half_out]
+        b = conv.bias[t * half_out:(t + 1) * half_out]
+        towers.append(torch.nn.functional.conv2d(x[:, t * half_in:(t + 1) * half_in], w, b, padding=2))
+    torch.testing.assert_close(conv(x), torch.cat(towers, 1), rtol=1e-5, atol=1e-5)
+
+
+def test_paper_initialisation():
+    model = alexnet()
+    named = dict(model.features.named_children()) | dict(model.classifier.named_children())
+    for name in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"):
+        w = named[name].weight
+        assert abs(w.std().item() - 0.01) < 0.002, name
+        expected_bias = 1.0 if name in ("conv2", "conv4", "conv5", "fc6", "fc7") else 0.0
+        assert torch.all(named[name].bias == expected_bias), name
+    assert torch.all(AlexNet(bias_init=0.1).features.conv2.bias == 0.1)
+
+
+def test_switches():
+    one = AlexNet(towers=1)
+    assert one.features.conv1.out_channels == 48 and one.features.conv5.out_channels == 256
+    assert one.features.conv2.groups == 1
+    assert isinstance(AlexNet(activation="tanh").features.act1, torch.nn.Tanh)
+    assert isinstance(AlexNet(lrn=False).features.lrn1, torch.nn.Identity)
+    assert AlexNet(pooling="plain").features.pool1.kernel_size == 2
+    assert AlexNet(dropout=0.3).classifier.drop6.p == 0.3
+    assert AlexNet(num_classes=10).classifier.fc8.out_features == 10
+    with pytest.raises(AlexNetError):
+        AlexNet(activation="swishy")
+    # plain pooling keeps the paper's 6×6 at 227
+    with torch.no_grad():
+        assert AlexNet(pooling="plain").eval()(torch.zeros(1, 3, 227, 227)).shape == (1, 1000)
+
+
+def test_scaled_variant_shapes():
+    model = alexnet_cifar().eval()
+    with torch.no_grad():
+        for size in (28, 32):
+            assert model(torch.zeros(3, 3, size, size)).shape == (3, 10)
+        assert model.penultimate(torch.zeros(3, 3, 28, 28)).shape == (3, 1024)
+        assert alexnet_cifar(pooling="plain").eval()(torch.zeros(1, 3, 28, 28)).shape == (1, 10)
+    assert model.features.conv2.groups == 2

@@ -1,0 +1,112 @@
+import json
+
+import pytest
+import torch
+
+from alexnet import AlexNetError, CheckpointError, PaperSGD, TrainConfig, load_trained, train
+from alexnet.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from alexnet.train import epoch_batches
+
+
+def small(**kw):
+    base = dict(dataset="synthetic", epochs=3, batch_size=32, train_limit=256, val_limit=64, seed=0, device="cpu")
+    return TrainConfig(**{**base, **kw})
+
+
+def test_loss_falls_on_synthetic_data(tmp_path):
+    result = train(small(epochs=4, checkpoint_dir=str(tmp_path)), progress=False)
+    h = result.history
+    assert len(h) == 4
+    assert h[-1]["train_loss"] < h[0]["train_loss"] - 0.2
+    assert h[-1]["val_top1_error"] < 0.6  # chance is 0.9
+    saved = json.loads((tmp_path / "history.json").read_text())
+    assert [r["epoch"] for r in saved] == [1, 2, 3, 4]
+    for key in ("train_loss", "train_top1_error", "val_loss", "val_top1_error", "val_top5_error"):
+        assert key in saved[-1]
+    state = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert {"model", "optimizer", "epoch"} <= set(state) and state["epoch"] == 4
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    full = train(small(checkpoint_dir=str(tmp_path / "a"), save_every=3), progress=False)
+    # stop after one epoch, then resume to the end (mid-epoch kills: test_kill_resume.py)
+    part = train(small(epochs=1, checkpoint_dir=str(tmp_path / "b")), progress=False)
+    assert part.history[0]["train_loss"] == full.history[0]["train_loss"]
+    resumed = train(small(checkpoint_dir=str(tmp_path / "b"), resume=True), progress=False)
+    for (k, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert [r["val_top1_error"] for r in resumed.history] == [r["val_top1_error"] for r in full.history]
+
+
+def test_resume_refuses_another_architecture(tmp_path):
+    train(small(epochs=1, checkpoint_dir=str(tmp_path)), progress=False)
+    with pytest.raises(CheckpointError, match="different"):
+        train(small(epochs=2, checkpoint_dir=str(tmp_path), resume=True, model={"towers": 1}), progress=False)
+
+
+def test_truncated_checkpoint_is_named_and_previous_is_used(tmp_path):
+    train(small(epochs=2, checkpoint_dir=str(tmp_path)), progress=False)
+    last = tmp_path / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(last)
+    with pytest.warns(UserWarning, match="previous checkpoint"):
+        state = latest_checkpoint(tmp_path)
+    assert state["epoch"] == 1
+    result = train(small(epochs=3, checkpoint_dir=str(tmp_path), resume=True), progress=False)
+    assert [r["epoch"] for r in result.history] == [1, 2, 3]
+
+
+def test_bad_configs_raise_one_exception_type():
+    for kw in ({"epochs": 0}, {"epochs": -3}, {"batch_size": 0}, {"dataset": "nope"}, {"lr": -1.0}):
+        with pytest.raises(AlexNetError):
+            train(small(**kw), progress=False)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    train(small(epochs=1, checkpoint_dir=str(tmp_path)), progress=False)
+    good = torch.load(tmp_path / "last.pt", weights_only=False)
+    with pytest.raises(AlexNetError, match="lower learning rate"):
+        train(small(epochs=2, checkpoint_dir=str(tmp_path), lr=1e9), progress=False)
+    kept = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert all(torch.isfinite(v).all() for v in kept["model"].values() if v.is_floating_point())
+    assert kept["epoch"] >= good["epoch"]
+
+
+def test_paper_update_rule_step_for_step():
+    torch.manual_seed(0)
+    w0 = torch.randn(5)
+    w = w0.clone().requires_grad_()
+    opt = PaperSGD([w], lr=0.1, momentum=0.9, weight_decay=5e-4)
+    ref_w, ref_v = w0.clone(), torch.zeros(5)
+    for step in range(6):
+        if step == 3:
+            opt.param_groups[0]["lr"] = 0.01
+        eps = opt.param_groups[0]["lr"]
+        loss = ((w - 1) ** 2).sum()
+        opt.zero_grad()
+        loss.backward()
+        grad = 2 * (ref_w - 1)
+        ref_v = 0.9 * ref_v - 0.0005 * eps * ref_w - eps * grad
+        ref_w = ref_w + ref_v
+        opt.step()
+        torch.testing.assert_close(w.detach(), ref_w)
+
+
+def test_epoch_batches_shard_the_global_batch():
+    one = epoch_batches(100, 8, seed=1, epoch=2)
+    two = [epoch_batches(100, 8, seed=1, epoch=2, rank=r, world=2) for r in range(2)]
+    for k, batch in enumerate(one):
+        assert sorted(batch.tolist()) == sorted(two[0][k].tolist() + two[1][k].tolist())
+    assert len(one) == 12  # whole batches only
+
+
+def test_load_trained_round_trip(tmp_path):
+    result = train(small(epochs=1, checkpoint_dir=str(tmp_path)), progress=False)
+    model, stats, state = load_trained(tmp_path / "last.pt", device="cpu")
+    for a, b in zip(result.model.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert stats.mean_image.shape == (3, 32, 32)
+    save_checkpoint({"model": {}}, tmp_path / "x")
+    with pytest.raises(Exception):
+        load_trained(tmp_path / "x" / "last.pt")
