@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from .checkpoint import atomic_write_bytes, latest_checkpoint, save_checkpoint
 from .data import DATASETS, ImageSet, load_imageset
+from .device_data import autocast_dtype, place_images
 from .errors import AlexNetError, CheckpointError, NonFiniteLossError
 from .evaluate import evaluate
 from .model import build_model
@@ -56,6 +57,9 @@ class TrainConfig:
     device: str | None = None
     amp: bool = True  # bf16 (or fp16 + GradScaler) autocast on CUDA; ignored elsewhere
     eval_every: int = 1
+    # performance (issue 6): channels_last None = on for CUDA only; compile = opt-in torch.compile of the model
+    channels_last: bool | None = None
+    compile: bool = False
 
     def validate(self) -> None:
         if self.dataset not in DATASETS:
@@ -119,13 +123,13 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
 
 def _autocast(device: torch.device, amp: bool):
     if device.type == "cuda" and amp:
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        dtype = autocast_dtype(device)  # perf (issue 6): bf16 only where native; a T4 gets fp16 + GradScaler
         return torch.autocast("cuda", dtype=dtype)
     return torch.autocast(device.type, enabled=False)
 
 
 def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_set: ImageSet | None = None,
-          val_set: ImageSet | None = None, progress: bool | None = None,
+          val_set: ImageSet | None = None, progress: bool | None = None, log: bool | None = None,
           on_epoch: Callable[[list[dict]], None] | None = None) -> TrainResult:
     """Train with the paper's recipe (§5) and return the model, the per-epoch history and the data statistics."""
     cfg = config
@@ -150,7 +154,11 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     arch = cfg.resolved_arch()
     torch.manual_seed(cfg.seed)
     model = model or build_model(arch, train_set.num_classes, **cfg.model)
-    model.to(device)
+    # perf (issue 6): NHWC layout and cuDNN autotuning on CUDA (channels_last=None means "on for CUDA")
+    channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     optimizer = PaperSGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.1,
                                                            patience=cfg.plateau_patience, min_lr=cfg.min_lr)
@@ -177,12 +185,17 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     stats = stats or compute_stats(train_set.images)
     aug = BatchAugment(stats.to(device), train_set.crop_size, cfg.augment)
     scaler = torch.amp.GradScaler("cuda", enabled=(device.type == "cuda" and cfg.amp
-                                                    and not torch.cuda.is_bf16_supported()))
+                                                    and autocast_dtype(device) == torch.float16))
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    images = train_set.images
-    labels = train_set.labels
+    # perf (issue 6): the uint8 cache on the GPU if it fits, else streamed from pinned host memory (said once);
+    # on the CPU this is plain images[idx]
+    placed = place_images(train_set.images, train_set.labels, device)
+    if is_main and placed.where != "host":
+        print(placed.describe())
+    if cfg.compile:  # perf (issue 6): opt-in; the first steps pay the compilation
+        net = torch.compile(net)
 
     def snapshot(epoch: int, step: int) -> dict:
         return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -208,24 +221,31 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
             torch.manual_seed(mix_seed(cfg.seed, epoch, step, rank))  # dropout masks
             gen = torch.Generator(device=device).manual_seed(mix_seed(cfg.seed, epoch, step))
             idx = batches[step]
-            u8 = images[idx].to(device, non_blocking=True)
-            y = labels[idx].to(device, non_blocking=True)
-            # the augmentation draws are made for the whole global batch, then sliced, so that the ranks
-            # together see exactly what one process would
+            u8, y = placed.batch(idx, prefetch=batches[step + 1] if step + 1 < len(batches) else None)  # issue 6
+            # under DDP, rank r's j-th image sits at position j·W + r of the global batch: repeating each local
+            # image W times and keeping rows r, r+W, ... gives it exactly the crop/flip/PCA draws one process
+            # would have made for that position
             x = aug.train(u8.repeat_interleave(world, 0) if world > 1 else u8, gen)
             if world > 1:
                 x = x[rank::world]
-            with _autocast(device, cfg.amp):
-                out = net(x)
-                loss = F.cross_entropy(out.float(), y)
+            if channels_last:  # perf (issue 6)
+                x = x.contiguous(memory_format=torch.channels_last)
+            try:
+                with _autocast(device, cfg.amp):
+                    out = net(x)
+                    loss = F.cross_entropy(out.float(), y)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+            except torch.cuda.OutOfMemoryError:
+                raise AlexNetError(
+                    f"CUDA ran out of memory at batch size {cfg.batch_size}; try --batch-size "
+                    f"{max(1, cfg.batch_size // 2)}" + (f" (the checkpoint in {folder} is kept)" if folder else "")) from None
             if not torch.isfinite(loss):
                 kept = f"the last good checkpoint, {folder / 'last.pt'}, is kept" if folder else "no checkpoint was written"
                 raise NonFiniteLossError(
                     f"training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} "
                     f"(lr {optimizer.param_groups[0]['lr']:g}); {kept}. Try a lower learning rate, e.g. "
                     f"--lr {optimizer.param_groups[0]['lr'] / 10:g}")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
             sums[0] += loss.item() * len(y)
@@ -251,9 +271,7 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
         checkpoint(epoch + 1, 0)
         if folder is not None and is_main:
             atomic_write_bytes(folder / "history.json", lambda f: f.write(json.dumps(history, indent=1).encode()))
-        if is_main and not progress:
-            pass
-        elif is_main:
+        if is_main and (progress if log is None else log):  # one line per epoch
             tqdm.write(_epoch_line(record, cfg.epochs))
         if on_epoch is not None and is_main:
             on_epoch(history)
