@@ -47,8 +47,11 @@ def test_chapter_frame_and_stored_outputs(path):
     assert not [o for o in outputs if o["output_type"] == "error"], "stored error output"
     text = json.dumps(outputs)
     assert "profile=smoke" not in text, "smoke outputs must never be committed"
+    assert "Traceback" not in text, "a traceback is stored in the outputs"
     assert "profile=quick" in text or "profile=full" in text, "no profile banner in the outputs"
-    assert "/work/" not in text and "/home/" not in text, "a local path leaked into the outputs"
+    for local in ("/work/", "/home/", "/tmp/"):
+        at = text.find(local)
+        assert at < 0, f"a local path leaked into the outputs: …{text[max(0, at - 60):at + 60]}…"
 
 
 def _chromium() -> str | None:

@@ -1,0 +1,174 @@
+"""§3.3–§3.5 experiment helpers: LRN conventions, pooling geometry, the tower diagram, activation grids."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from alexnet.experiments import architecture, lrn, pooling  # noqa: E402
+from alexnet.lrn import LocalResponseNorm  # noqa: E402
+
+
+@pytest.mark.parametrize("width", [5, 6, 13, 27, 28, 55])
+@pytest.mark.parametrize("z,s", [(3, 2), (2, 2), (3, 3), (5, 2), (2, 1)])
+def test_pool_output_size_matches_maxpool(width, z, s):
+    out = nn.MaxPool2d(z, s)(torch.zeros(1, 1, width, width))
+    assert pooling.pool_output_size(width, z, s) == out.shape[-1]
+    assert len(pooling.window_starts(width, z, s)) == out.shape[-1]
+
+
+def test_pool_output_size_paper_chain():
+    assert [pooling.pool_output_size(w, 3, 2) for w in (55, 27, 13)] == [27, 13, 6]
+    with pytest.raises(ValueError):
+        pooling.pool_output_size(2, 3, 2)
+
+
+def test_max_pool_map_shape():
+    assert pooling.max_pool_map(torch.rand(28, 28), 3, 2).shape == (13, 13)
+    assert pooling.max_pool_map(torch.rand(28, 28), 2, 2).shape == (14, 14)
+
+
+def _activations(scale=20.0):
+    return torch.relu(torch.randn(2, 16, 7, 7, generator=torch.Generator().manual_seed(0))) * scale
+
+
+def test_paper_formula_with_alpha_over_n_equals_torch_module():
+    a = _activations()
+    for alpha, k in ((1e-4, 2.0), (1e-2, 2.0), (1e-2, 1.0)):
+        ours = LocalResponseNorm(5, alpha / 5, 0.75, k)(a)
+        theirs = nn.LocalResponseNorm(5, alpha=alpha, beta=0.75, k=k)(a)
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_convention_table_equalities():
+    a = _activations()
+    table = lrn.convention_table(a, alpha=1e-2)  # large α so that every convention differs visibly
+    assert ("torch", "cuda-convnet") in table["equal"]
+    assert ("torch", "paper, α/n") in table["equal"]
+    assert ("paper", "torch") not in table["equal"]
+    assert ("torch", "caffe") not in table["equal"]
+    outs = lrn.convention_outputs(a, alpha=1e-2)
+    torch.testing.assert_close(outs["caffe"], nn.LocalResponseNorm(5, alpha=1e-2, beta=0.75, k=1.0)(a))
+    # no /n means more normalisation: the paper's reading divides by more than torch's
+    assert table["ratios"]["paper"] < table["ratios"]["torch"]
+    assert "equal?" in lrn.format_convention_table(table)
+
+
+def test_lrn_effect_factor_at_paper_constants():
+    a = _activations(scale=1.0)
+    eff = lrn.lrn_effect(a)
+    assert eff["constant_factor"] == pytest.approx(2 ** -0.75)
+    assert 0.99 < eff["data_factor_mean"] <= 1.0  # activations of order 1: LRN is a constant rescaling
+    big = lrn.lrn_effect(a * 100)
+    assert big["data_factor_mean"] < 0.7
+
+
+def test_suppression_vs_gain_falls():
+    curves = lrn.suppression_vs_gain(_activations(1.0), [1, 10, 100])
+    for name, ys in curves.items():
+        if name != "gains":
+            assert ys[0] > ys[1] > ys[2]
+
+
+def test_conv1_response_shape():
+    photos = torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8)
+    x = lrn.centred_photo(photos, 0)
+    assert x.shape == (3, 64, 64)
+    a = lrn.conv1_response(x)
+    assert a.shape == (1, 96, 14, 14) and (a >= 0).all()
+    plt.close(lrn.render_lrn(a, 0))
+
+
+def test_conv_output_side_224_is_fractional():
+    assert architecture.conv_output_side(224, 11, 4) == pytest.approx(54.25)
+    assert architecture.conv_output_side(227, 11, 4) == 55
+
+
+def test_draw_towers_returns_axes():
+    fig, ax = plt.subplots()
+    out = architecture.draw_towers(ax)
+    assert out is ax and len(ax.patches) > 20
+    plt.close(fig)
+
+
+def test_activation_grid_shape():
+    maps = torch.rand(96, 13, 13)
+    grid = architecture.activation_grid(maps, n=16, ncols=4)
+    assert grid.shape == (4 * 14 - 1, 4 * 14 - 1)
+    grid = architecture.activation_grid(torch.rand(6, 5, 7), n=16, ncols=4)  # fewer maps than asked
+    assert grid.shape == (2 * 6 - 1, 4 * 8 - 1)
+    assert 0.0 <= grid[~torch.isnan(torch.from_numpy(grid)).numpy()].min()
+
+
+def test_layer_activations_of_scaled_net():
+    from alexnet import alexnet_cifar
+
+    model = alexnet_cifar().eval()
+    acts = architecture.layer_activations(model, torch.randn(1, 3, 28, 28) * 50)
+    assert acts["conv1"].shape == (48, 28, 28) and acts["pool1"].shape == (48, 13, 13)
+    assert acts["pool5"].shape == (128, 2, 2)
+    assert (acts["conv1"] < 0).any()  # copied before the in-place ReLU
+
+
+def test_activation_model_prefers_a_trained_checkpoint(tmp_path, monkeypatch):
+    from alexnet import alexnet_cifar, compute_stats
+    from alexnet.checkpoint import save_checkpoint
+
+    monkeypatch.setenv("ALEXNET_DATA", str(tmp_path))
+    monkeypatch.setattr(architecture, "repo_root", lambda: None)  # ignore a real checkpoint in the checkout
+    photos = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8)
+    _, _, note = architecture.activation_model()
+    assert "initialisation" in note
+    model = alexnet_cifar(10)
+    stats = compute_stats(torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8))
+    save_checkpoint({"model": model.state_dict(), "stats": stats.state_dict(),
+                     "identity": {"arch": "alexnet-cifar", "model": {}, "num_classes": 10}},
+                    tmp_path / "checkpoints", "alexnet-cifar.pt")
+    assert architecture.find_cifar_checkpoint() == tmp_path / "checkpoints" / "alexnet-cifar.pt"
+    trained, prepare, note = architecture.activation_model()
+    assert "trained" in note
+    x = prepare(photos[0], photos)
+    assert x.shape == (1, 3, 28, 28)
+    acts = architecture.layer_activations(trained, x)
+    assert acts["conv1"].shape == (48, 28, 28)
+    plt.close(architecture.render_activations(acts, "conv1", title="t"))
+
+
+def test_stored_ablation_is_reused_only_at_the_same_scale(tmp_path, monkeypatch):
+    from alexnet.profiles import get_profile
+    from alexnet.results import save_result
+
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
+    monkeypatch.delenv("ALEXNET_RERUN", raising=False)
+    quick = get_profile("quick")
+    arms = {"lrn": {"histories": [[{"epoch": 1}]], "val_top1_error": 0.4, "val_top5_error": 0.1,
+                    "train_top1_error": 0.5, "seconds": 60.0}}
+    data = {"arms": arms, "baseline": "lrn", "deltas": {}}
+    save_result("x", data, {"profile": "quick", "epochs": quick.ablation_epochs, "seeds": quick.seeds,
+                            "device": "cpu", "dataset": "cifar10", "train_images": 10}, quick)
+    stored = lrn.stored_ablation("x", quick)
+    assert stored is not None and stored.arms["lrn"]["val_top1_error"] == 0.4
+    assert lrn.reuse_or_run_ablation("x", {"lrn": {}}, quick).baseline == "lrn"
+    assert lrn.stored_ablation("x", get_profile("quick", ablation_epochs=3)) is None  # another scale
+    assert lrn.stored_ablation("x", get_profile("smoke")) is None  # smoke always trains
+    monkeypatch.setenv("ALEXNET_RERUN", "1")
+    assert lrn.stored_ablation("x", quick) is None
+
+
+def test_ablation_verdict_counts_standard_errors():
+    from alexnet.experiments.ablation import AblationResult
+
+    arms = {"a": {"val_top1_error": 0.4}, "b": {"val_top1_error": 0.5}}
+    res = AblationResult("t", arms, "a", {"b": {"top1": 0.1, "top5": 0.05}}, {"val_images": 10000})
+    text = lrn.ablation_verdict(res, "b", {"top1": 0.004, "top5": 0.003})
+    assert "probably real" in text and "too small to detect" in text
+    assert lrn.sampling_noise(0.5, 100) == pytest.approx(0.05)
+
+
+def test_no_lrn_arm_starts_larger():
+    x = torch.randn(16, 3, 28, 28) * 60
+    out = lrn.scale_at_init_with_and_without_lrn(x, torch.randint(0, 10, (16,)), 10)
+    assert 2.0 < out["no_lrn"]["pool5_std"] / out["lrn"]["pool5_std"] < 3.5
