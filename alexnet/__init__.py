@@ -5,6 +5,7 @@ from .evaluate import evaluate, predict, ten_crop_predict, topk_errors
 from .lrn import LocalResponseNorm, local_response_norm, local_response_norm_reference, lrn_equivalents
 from .model import AlexNet, alexnet, alexnet_cifar, build_model, count_parameters
 from .optim import PaperSGD
+from .parallel import ModelParallelAlexNet
 from .profiles import Profile, banner, default_device, get_profile
 from .summary import layer_table
 from .train import TrainConfig, TrainResult, load_trained, train

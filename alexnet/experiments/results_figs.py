@@ -1,0 +1,346 @@
+"""Results (§6): the error table, Fig. 3 (conv1 kernels by tower), Fig. 4 (top-5 bars, nearest neighbours), and
+the small trained checkpoint that lets a reader without a GPU see them.
+
+§6: "Our network achieves top-1 and top-5 test set error rates of 37.5% and 17.0%" (ILSVRC-2010, averaging the
+predictions of ten patches), "39.0% and 18.3%" without; one CNN on ILSVRC-2012 validation: "40.7% and 18.2%".
+§6.1: "Figure 3 shows the convolutional kernels learned by the network's two data-connected layers [...] The
+kernels on GPU 1 are largely color-agnostic, while the kernels on GPU 2 are largely color-specific." "If two
+images produce feature activation vectors with a small Euclidean separation, we can say that the higher levels
+of the neural network consider them to be similar. Figure 4 shows five images from the test set and the six
+images from the training set that are most similar to each of them according to this measure."
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..data import ImageSet
+from ..evaluate import evaluate, predict
+from ..transforms import BatchAugment, DatasetStats
+
+# §6, Table 1 and the text: (top-1, top-5) error in percent
+PAPER_RESULTS = {
+    "ILSVRC-2010 test, 1 crop": (39.0, 18.3),
+    "ILSVRC-2010 test, 10 crops": (37.5, 17.0),
+    "ILSVRC-2012 val, 1 CNN": (40.7, 18.2),
+}
+
+# what a checkpoint for readers keeps: enough for load_trained / `python -m alexnet evaluate`, no optimizer state
+SLIM_KEYS = ("format", "model", "identity", "stats", "epoch", "step", "history", "config", "classes")
+
+
+# ---------------------------------------------------------------- the checkpoint shipped with the book
+
+
+def export_checkpoint(src: str | Path, dst: str | Path) -> Path:
+    """Copy a trainer checkpoint without its optimizer, scheduler and running sums (which only resuming needs):
+    a file :func:`alexnet.train.load_trained` and ``python -m alexnet evaluate`` read, about half the size.
+
+    The slim copy is written like every checkpoint (atomically, :func:`alexnet.checkpoint.save_checkpoint`).
+    It cannot be resumed from; train again or keep the trainer's ``last.pt`` for that.
+    """
+    state = load_checkpoint(src)
+    slim = {k: state[k] for k in SLIM_KEYS if k in state and k != "format"}
+    slim["model"] = {k: v.detach().clone().contiguous() for k, v in state["model"].items()}
+    slim["stats"] = {k: v.detach().clone().contiguous() for k, v in state["stats"].items()}
+    slim["exported_from"] = Path(src).name
+    dst = Path(dst)
+    save_checkpoint(slim, dst.parent, dst.name)
+    return dst
+
+
+def default_checkpoint() -> Path | None:
+    """``data/checkpoints/alexnet-cifar.pt`` in a checkout (the small model trained on the CIFAR-10 sample)."""
+    from ..data import repo_root
+
+    top = repo_root()
+    path = (top / "data" / "checkpoints" / "alexnet-cifar.pt") if top else None
+    return path if path is not None and path.exists() else None
+
+
+# ---------------------------------------------------------------- the error table
+
+
+def error_table(model: torch.nn.Module, stats: DatasetStats, test_set: ImageSet) -> dict:
+    """Top-1/top-5 error (fractions) of ``model`` on ``test_set`` with the centre crop and with the ten-crop
+    average of §4.1: ``{"centre": {...}, "ten_crop": {...}, "n": N}``."""
+    device = next(model.parameters()).device
+    aug = BatchAugment(stats.to(device), test_set.crop_size, "none")
+    out = {"n": len(test_set)}
+    for key, ten in (("centre", False), ("ten_crop", True)):
+        r = evaluate(model, test_set, aug, ten_crop=ten)
+        out[key] = {"top1": r["top1_error"], "top5": r["top5_error"], "loss": r["loss"]}
+    return out
+
+
+def signed(x: float, digits: int = 1) -> str:
+    """``+1.2`` / ``−1.2`` with a true minus sign, and no ``−0.0``."""
+    text = f"{x:+.{digits}f}"
+    return f"{0:.{digits}f}" if float(text) == 0 else text.replace("-", "−")
+
+
+def format_error_table(ours: dict, label: str) -> str:
+    """Our numbers next to the paper's, one row per setting, in percent."""
+    lines = [f"{'setting':<50}{'top-1':>8}{'top-5':>8}"]
+    for name, (t1, t5) in PAPER_RESULTS.items():
+        lines.append(f"{'paper, ' + name + ' (1000 classes)':<50}{t1:>7.1f}%{t5:>7.1f}%")
+    for key, text in (("centre", "centre crop"), ("ten_crop", "10 crops")):
+        lines.append(f"{'ours, ' + label + ', ' + text:<50}{100 * ours[key]['top1']:>7.1f}%"
+                     f"{100 * ours[key]['top5']:>7.1f}%")
+    gain = ours["centre"]["top1"] - ours["ten_crop"]["top1"], ours["centre"]["top5"] - ours["ten_crop"]["top5"]
+    one, ten = PAPER_RESULTS["ILSVRC-2010 test, 1 crop"], PAPER_RESULTS["ILSVRC-2010 test, 10 crops"]
+    lines.append(f"{'10 crops minus 1 crop: paper (ILSVRC-2010)':<50}{signed(ten[0] - one[0]):>7} {signed(ten[1] - one[1]):>7}")
+    lines.append(f"{'10 crops minus 1 crop: ours':<50}{signed(-100 * gain[0]):>7} {signed(-100 * gain[1]):>7}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- Fig. 3: conv1 kernels by tower
+
+
+def tower_colour_scores(weight: torch.Tensor) -> tuple[float, float]:
+    """How colour-specific each tower's conv1 kernels are: the mean, over kernels, of the share of a kernel's
+    energy that is not the same in R, G and B (0 = grey kernels, larger = colour). First half of the channels is
+    tower 1 (it feeds conv2's first group), second half tower 2 (§3.2)."""
+    w = weight.detach().float()
+    grey = w.mean(1, keepdim=True)
+    share = ((w - grey) ** 2).flatten(1).sum(1) / (w ** 2).flatten(1).sum(1).clamp_min(1e-12)
+    half = len(w) // 2
+    return share[:half].mean().item(), share[half:].mean().item()
+
+
+def plot_conv1_by_tower(weight: torch.Tensor, ncols: int = 8, title: str = "", what: str = "conv1 kernels"):
+    """Fig. 3: conv1's kernels (``K×3×h×w``), tower 1 (first half of the channels) above tower 2, each kernel
+    scaled to [0, 1] on its own."""
+    import matplotlib.pyplot as plt
+
+    from ..plots import kernel_grid
+
+    w = weight.detach().cpu()
+    half = len(w) // 2
+    share1, share2 = tower_colour_scores(w)
+    rows = (half + ncols - 1) // ncols
+    fig, axes = plt.subplots(2, 1, figsize=(ncols * 0.55, 2 * rows * 0.6 + 1.0))
+    kernel_grid(w[:half], ncols=ncols, ax=axes[0], title=f"tower 1: {what} 1–{half} (colour share {share1:.2f})")
+    kernel_grid(w[half:], ncols=ncols, ax=axes[1],
+                title=f"tower 2: {what} {half + 1}–{len(w)} (colour share {share2:.2f})")
+    for ax in axes:
+        ax.title.set_fontsize(8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def initial_model(info: dict) -> torch.nn.Module:
+    """The network exactly as training started (same architecture, switches and seed as :func:`alexnet.train`
+    draws it), from the ``info`` of :func:`results_model`."""
+    from ..model import build_model
+
+    torch.manual_seed(info["seed"])
+    return build_model(info["arch"], info["num_classes"], **info["switches"])
+
+
+def relative_weight_change(model: torch.nn.Module, start: torch.nn.Module) -> dict[str, float]:
+    """‖W − W₀‖ / ‖W₀‖ for every conv and linear weight: how far training moved each layer from its start."""
+    ref = dict(start.named_parameters())
+    return {name.split(".")[-2]: ((p.detach().cpu() - ref[name].detach()).norm() / ref[name].norm()).item()
+            for name, p in model.named_parameters() if name.endswith("weight")}
+
+
+# ---------------------------------------------------------------- Fig. 4 (left): top-5 bars
+
+
+def pick_examples(probs: torch.Tensor, labels: torch.Tensor, n: int = 8, seed: int = 0) -> list[int]:
+    """A fixed mix of test images for Fig. 4 (left): about three quarters right, the rest wrong (as the paper's
+    eight show both), drawn with a seeded generator so the figure is stable."""
+    g = torch.Generator().manual_seed(seed)
+    right = (probs.argmax(1) == labels).nonzero().flatten()
+    wrong = (probs.argmax(1) != labels).nonzero().flatten()
+    n_wrong = min(len(wrong), max(1, n // 4)) if len(wrong) else 0
+    n_right = min(len(right), n - n_wrong)
+    pick = right[torch.randperm(len(right), generator=g)[:n_right]].tolist() + \
+        wrong[torch.randperm(len(wrong), generator=g)[:n_wrong]].tolist()
+    return pick
+
+
+def plot_top5(images: torch.Tensor, probs: torch.Tensor, labels: torch.Tensor, class_names: list[str],
+              ncols: int = 4, title: str = ""):
+    """Fig. 4 (left): each image with the five highest softmax probabilities as bars; the correct label's bar
+    is red (as in the paper), and the correct label is written under the image."""
+    import matplotlib.pyplot as plt
+
+    from ..plots import to_display
+
+    n = len(images)
+    rows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(rows * 2, ncols, figsize=(ncols * 2.2, rows * 3.0),
+                             gridspec_kw={"height_ratios": [1.2, 1] * rows}, squeeze=False)
+    for i in range(rows * ncols):
+        r, c = divmod(i, ncols)
+        ax_img, ax_bar = axes[2 * r, c], axes[2 * r + 1, c]
+        ax_img.axis("off")
+        if i >= n:
+            ax_bar.axis("off")
+            continue
+        ax_img.imshow(to_display(images[i]), interpolation="nearest")
+        truth = int(labels[i])
+        ax_img.set_title(class_names[truth], fontsize=8)
+        p, k = probs[i].topk(min(5, probs.shape[1]))
+        colors = ["tab:red" if int(j) == truth else "tab:blue" for j in k]
+        ax_bar.barh(range(len(k))[::-1], p.tolist(), color=colors)
+        ax_bar.set_yticks(range(len(k))[::-1])
+        ax_bar.set_yticklabels([class_names[int(j)][:14] for j in k], fontsize=7)
+        ax_bar.set_xlim(0, 1)
+        ax_bar.tick_params(axis="x", labelsize=6)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- Fig. 4 (right): nearest neighbours
+
+
+@torch.no_grad()
+def embed(model: torch.nn.Module, data: ImageSet, stats: DatasetStats, batch_size: int = 256) -> torch.Tensor:
+    """The last hidden layer's code (fc7 after ReLU, ``model.penultimate``) of every image's centre crop."""
+    device = next(model.parameters()).device
+    aug = BatchAugment(stats.to(device), data.crop_size, "none")
+    was = model.training
+    model.eval()
+    codes = [model.penultimate(aug.eval(data.images[i:i + batch_size].to(device))).float().cpu()
+             for i in range(0, len(data), batch_size)]
+    model.train(was)
+    return torch.cat(codes)
+
+
+def nearest_neighbours(queries: torch.Tensor, bank: torch.Tensor, k: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices and Euclidean distances of the ``k`` rows of ``bank`` closest to each row of ``queries`` (§6.1)."""
+    d = torch.cdist(queries.double(), bank.double())
+    dist, idx = d.topk(min(k, bank.shape[0]), dim=1, largest=False)
+    return idx, dist.float()
+
+
+def neighbour_label_agreement(neighbour_idx: torch.Tensor, query_labels: torch.Tensor,
+                              bank_labels: torch.Tensor) -> float:
+    """Fraction of (query, neighbour) pairs whose labels agree: how class-like the fc7 neighbourhoods are."""
+    return (bank_labels[neighbour_idx] == query_labels[:, None]).float().mean().item()
+
+
+def plot_neighbours(query_images: torch.Tensor, query_labels: torch.Tensor, bank: ImageSet,
+                    neighbour_idx: torch.Tensor, class_names: list[str], title: str = ""):
+    """Fig. 4 (right): each test image in the first column, then its nearest training images in fc7 space;
+    a neighbour of another class gets a red frame."""
+    import matplotlib.pyplot as plt
+
+    from ..plots import to_display
+
+    n, k = neighbour_idx.shape
+    fig, axes = plt.subplots(n, k + 1, figsize=((k + 1) * 1.05, n * 1.15), squeeze=False)
+    for r in range(n):
+        axes[r, 0].imshow(to_display(query_images[r]), interpolation="nearest")
+        axes[r, 0].set_title(f"test: {class_names[int(query_labels[r])]}", fontsize=6)
+        for c in range(k):
+            j = int(neighbour_idx[r, c])
+            ax = axes[r, c + 1]
+            ax.imshow(to_display(bank.images[j]), interpolation="nearest")
+            if int(bank.labels[j]) != int(query_labels[r]):
+                for side in ax.spines.values():
+                    side.set_edgecolor("red")
+                    side.set_linewidth(2)
+        for c in range(k + 1):
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+    axes[0, 1].set_title("nearest training images (fc7, Euclidean) →", fontsize=6, loc="left")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def pixel_neighbours(query_images: torch.Tensor, bank: ImageSet, k: int = 6) -> torch.Tensor:
+    """The same search on raw pixels (the baseline §6.1 contrasts: fc7 neighbours "are not close in L2" pixels)."""
+    q = query_images.flatten(1).float()
+    b = bank.images.flatten(1).float()
+    return nearest_neighbours(q, b, k)[0]
+
+
+def untrained_photo_probabilities(photos: ImageSet, n: int = 4, seed: int = 0) -> dict:
+    """The paper's net at initialisation on ``n`` photos: its largest softmax probability and the entropy, next to
+    the uniform distribution's. Without trained ImageNet weights (we have none) Fig. 4 cannot be made on photos."""
+    from ..model import alexnet
+    from ..transforms import compute_stats
+
+    torch.manual_seed(seed)
+    model = alexnet(1000).eval()
+    u8 = photos.images[:n]
+    if u8.shape[-1] != 256:  # smoke: synthetic 32 px images; bring them to the paper's 256
+        u8 = F.interpolate(u8.float(), size=256, mode="bilinear", align_corners=False).round().clamp(0, 255)
+        u8 = u8.to(torch.uint8)
+    stats = compute_stats(u8)
+    aug = BatchAugment(stats, 227, "none")
+    with torch.no_grad():
+        p = F.softmax(model(aug.eval(u8)), dim=1)
+    entropy = -(p * p.clamp_min(1e-30).log()).sum(1)
+    return {"max_probability": p.max(1).values.tolist(), "entropy": entropy.tolist(),
+            "top1_class": p.argmax(1).tolist(),
+            "uniform_probability": 1 / 1000, "uniform_entropy": float(torch.log(torch.tensor(1000.0)))}
+
+
+def train_predictions(model: torch.nn.Module, data: ImageSet, stats: DatasetStats) -> torch.Tensor:
+    """Softmax probabilities of the centre crops (for picking and drawing Fig. 4's examples)."""
+    device = next(model.parameters()).device
+    return predict(model, data, BatchAugment(stats.to(device), data.crop_size, "none"))
+
+
+def results_model(profile=None, *, checkpoint: str | Path | None = None):
+    """The model the results chapter shows, by profile: ``quick`` loads the shipped checkpoint
+    (``data/checkpoints/alexnet-cifar.pt``; trains one if it is missing); ``full`` trains its own with the
+    paper's recipe, checkpointing under the data root so a disconnected session resumes; ``smoke`` trains a tiny
+    one on synthetic data. Returns ``(model, stats, info)``; ``info`` says where the model came from."""
+    from ..data import data_root
+    from ..profiles import get_profile
+    from ..train import TrainConfig, load_trained, train
+
+    p = profile or get_profile()
+    path = Path(checkpoint) if checkpoint else (default_checkpoint() if p.name == "quick" else None)
+    if path is not None:
+        model, stats, state = load_trained(path)
+        hist = state.get("history") or [{}]
+        ident = state["identity"]
+        return model, stats, {"source": f"checkpoint {path.name}", "epochs": state.get("epoch"),
+                              "dataset": state.get("config", {}).get("dataset"),
+                              "history": state.get("history"), "final": hist[-1], "arch": ident["arch"],
+                              "num_classes": ident["num_classes"], "switches": ident["model"],
+                              "seed": state.get("config", {}).get("seed", 0)}
+    cfg = TrainConfig(dataset=p.dataset, epochs=p.epochs, batch_size=p.batch_size, train_limit=p.train_limit,
+                      val_limit=p.val_limit)
+    if p.name == "full":
+        cfg.checkpoint_dir, cfg.resume = str(data_root() / "runs" / "results-chapter"), True
+    run = train(cfg, progress=False)
+    return run.model.eval(), run.stats, {"source": f"trained here ({p.name} profile)", "epochs": len(run.history),
+                                         "dataset": p.dataset, "history": run.history, "final": run.history[-1],
+                                         "arch": cfg.resolved_arch(), "num_classes": run.model.classifier.fc8.out_features,
+                                         "switches": cfg.model, "seed": cfg.seed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m alexnet.experiments.results_figs SRC DST``: :func:`export_checkpoint` from the shell."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m alexnet.experiments.results_figs",
+                                     description="Write a slim copy of a training checkpoint (no optimizer state) "
+                                                 "that `python -m alexnet evaluate` and load_trained read.")
+    parser.add_argument("src", help="a checkpoint written by the trainer, e.g. CHECKPOINT_DIR/last.pt")
+    parser.add_argument("dst", help="where to write the slim copy, e.g. data/checkpoints/alexnet-cifar.pt")
+    args = parser.parse_args(argv)
+    dst = export_checkpoint(args.src, args.dst)
+    print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

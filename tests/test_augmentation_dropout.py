@@ -1,0 +1,162 @@
+"""§4.1 augmentation and §4.2 dropout: the counts, the lighting formula, the dropout conventions, convergence."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from alexnet.experiments.augmentation import (augmentation_factor, augmentation_factors, crop_flip_samples,
+                                              lighting_shift, plot_overfitting, relight)
+from alexnet.experiments.dropout import (convergence_threshold, dropout_conventions_equivalence,
+                                         dropout_expectation, dropout_output_samples, epochs_to_threshold,
+                                         fc6_activations, iterations_to_converge, paper_dropout)
+from alexnet.model import alexnet_cifar
+from alexnet.transforms import compute_stats, pca_lighting
+
+
+# ------------------------------------------------------------------ §4.1: the factor of 2048
+def test_factor_of_2048():
+    assert augmentation_factor(256, 224, exact=False) == 2048  # the paper's count, (256−224)²·2
+    assert augmentation_factor(256, 224) == 33 ** 2 * 2 == 2178  # strictly, 33 positions per side
+    assert augmentation_factor(256, 227) == 1800  # our 227 crop
+    assert augmentation_factor(32, 28) == 50
+    assert augmentation_factor(256, 256) == 2  # one position, two mirrors
+    assert augmentation_factor(256, 227, flips=False) == 900
+    with pytest.raises(ValueError):
+        augmentation_factor(32, 40)
+    assert [r["variants"] for r in augmentation_factors()] == [2048, 2178, 1800, 50]
+
+
+def test_crop_flip_samples_are_crops_of_the_image():
+    img = torch.arange(3 * 8 * 8, dtype=torch.int32).reshape(3, 8, 8).to(torch.uint8)
+    views = crop_flip_samples(img, 5, n=16, seed=1)
+    assert views.shape == (16, 3, 5, 5)
+    for v in views:  # each view is some window of the image or of its mirror
+        found = any(torch.equal(v, src[:, t:t + 5, l:l + 5]) for src in (img, img.flip(-1))
+                    for t in range(4) for l in range(4))
+        assert found
+
+
+# ------------------------------------------------------------------ §4.1: PCA lighting
+def _stats():
+    gen = torch.Generator().manual_seed(0)
+    base = torch.rand(20, 1, 16, 16, generator=gen)
+    images = (255 * (0.6 * base + 0.4 * torch.rand(20, 3, 16, 16, generator=gen))).to(torch.uint8)
+    return images, compute_stats(images)
+
+
+def test_pca_lighting_with_given_alphas_equals_the_formula():
+    images, st = _stats()
+    alphas = torch.tensor([[0.1, -0.2, 0.05], [-0.3, 0.0, 0.2]])
+    x = images[:2].float()
+    out = pca_lighting(x, st.eigvals, st.eigvecs, alphas=alphas)
+    for n in range(2):
+        # I_xy + [p1 p2 p3][α1λ1, α2λ2, α3λ3]ᵀ, with λ on the [0, 1] scale, added in 0–255 units
+        shift = 255.0 * sum(alphas[n, i] * st.eigvals[i] * st.eigvecs[:, i] for i in range(3))
+        torch.testing.assert_close(out[n], x[n] + shift[:, None, None], rtol=0, atol=1e-4)
+        torch.testing.assert_close(lighting_shift(st, alphas[n]), shift, rtol=0, atol=1e-4)
+    # the eigenpairs are those of the covariance
+    torch.testing.assert_close(st.covariance @ st.eigvecs, st.eigvecs * st.eigvals, rtol=1e-4, atol=1e-6)
+    assert (st.eigvals[:-1] >= st.eigvals[1:]).all()
+
+
+def test_relight_is_rounded_and_clipped_formula():
+    images, st = _stats()
+    img = images[0]
+    alphas = torch.tensor([2.0, -1.0, 0.5])  # large, so clipping happens
+    expected = (img.float() + lighting_shift(st, alphas)[:, None, None]).round().clamp(0, 255).to(torch.uint8)
+    assert torch.equal(relight(img, st, alphas), expected)
+    assert torch.equal(relight(img, st, [0, 0, 0]), img)
+
+
+# ------------------------------------------------------------------ §4.2: dropout conventions
+def test_paper_dropout_test_time_is_half():
+    h = torch.rand(4, 7)
+    torch.testing.assert_close(paper_dropout(h, 0.5, training=False), 0.5 * h)
+    mask = (torch.rand(4, 7) > 0.5).float()
+    torch.testing.assert_close(paper_dropout(h, 0.5, mask=mask), h * mask)
+
+
+def test_dropout_conventions_are_the_same_network():
+    r = dropout_conventions_equivalence(64, 10, p=0.5, seed=3)
+    assert r["train_max_diff"] < 1e-5 * max(1.0, r["output_scale"])
+    assert r["test_max_diff"] < 1e-5 * max(1.0, r["output_scale"])
+    assert 0.3 < r["kept_fraction"] < 0.7
+    # and for another rate, with the weights scaled by 1 − p
+    r = dropout_conventions_equivalence(32, 5, p=0.25, seed=1)
+    assert r["weight_factor"] == 0.75 and r["train_max_diff"] < 1e-5 and r["test_max_diff"] < 1e-5
+
+
+def test_dropout_expectation_matches_test_time_output():
+    h = torch.rand(50) + 0.5
+    r = dropout_expectation(h, 0.5, samples=20000)
+    # standard error of a mean of 20000 masks: ≤ 1.5 · 0.5 / √20000 ≈ 0.005 for the paper; 2× that for torch
+    assert r["paper_max_gap"] < 0.03 and r["torch_max_gap"] < 0.06
+    torch.testing.assert_close(r["paper_test"], 0.5 * h)
+    torch.testing.assert_close(r["torch_test"], h)
+    torch.testing.assert_close(r["torch_train_mean"] * 0.5, r["paper_train_mean"], rtol=0, atol=0.03)
+
+
+def test_dropout_output_samples_restore_the_rate_and_p0_is_deterministic():
+    model = alexnet_cifar(10)
+    x = torch.randn(4, 3, 28, 28) * 50
+    out0 = dropout_output_samples(model, x, 0.0, samples=5)
+    torch.testing.assert_close(out0["mc_mean"], out0["test"])
+    out = dropout_output_samples(model, x, 0.5, samples=5)
+    assert out["samples"].shape == (5, 4, 10)
+    assert not torch.allclose(out["samples"][0], out["samples"][1])
+    assert all(m.p == 0.5 for m in model.modules() if isinstance(m, nn.Dropout)) and not model.training
+    h = fc6_activations(model, x)
+    assert h.shape == (4, model.classifier.fc6.out_features) and (h >= 0).all()
+
+
+# ------------------------------------------------------------------ §4.2: convergence
+def _history(errors):
+    return [{"epoch": i + 1, "train_top1_error": e, "train_loss": e * 2} for i, e in enumerate(errors)]
+
+
+def test_epochs_to_threshold_interpolates():
+    h = _history([0.9, 0.7, 0.5, 0.3, 0.2])
+    assert epochs_to_threshold(h, 0.5) == 3.0
+    assert math.isclose(epochs_to_threshold(h, 0.4), 3.5)
+    assert epochs_to_threshold(h, 0.95) == 1.0
+    assert epochs_to_threshold(h, 0.1) is None
+    assert epochs_to_threshold(h, 1.0, metric="train_loss") == 3.0
+
+
+def test_iterations_to_converge_on_crafted_histories():
+    fast = _history([0.8, 0.6, 0.4, 0.3, 0.25, 0.2, 0.2, 0.2, 0.2, 0.2])
+    slow = _history([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.35, 0.3, 0.27, 0.25])  # reaches 0.4 at 6, fast at 3
+    r = iterations_to_converge(slow, fast, threshold=0.4)
+    assert r["ratio"] == 2.0 and r["epochs"] == 6.0 and r["reference_epochs"] == 3.0
+    # default threshold: the slower run's best + 1 point = 0.26, reached at epoch 9 + 1/2 (0.27→0.25) vs 4 + 4/5
+    auto = iterations_to_converge(slow, fast)
+    assert math.isclose(auto["threshold"], 0.26)
+    assert math.isclose(auto["ratio"], 9.5 / 4.8)
+    assert convergence_threshold([slow, fast]) == pytest.approx(0.26)
+    assert iterations_to_converge(slow, fast, threshold=0.1)["ratio"] is None
+    # the same run is 1×
+    assert iterations_to_converge(fast, fast)["ratio"] == 1.0
+
+
+def test_plot_overfitting_draws_both_panels():
+    import matplotlib.pyplot as plt
+
+    h = [{"epoch": i, "train_top1_error": 0.5 / i, "val_top1_error": 0.6 / i ** 0.5} for i in range(1, 4)]
+    fig = plot_overfitting({"a": h, "b": h})
+    assert len(fig.axes) == 2 and len(fig.axes[1].lines) >= 2
+    plt.close(fig)
+
+
+def test_ten_crop_gain_is_centre_minus_ten_crop():
+    from alexnet.data import make_synthetic
+    from alexnet.experiments.augmentation import ten_crop_gain
+
+    val = make_synthetic(40, seed=1)
+    model = alexnet_cifar(10).eval()
+    st = compute_stats(val.images)
+    r = ten_crop_gain(model, val, st, save=False)
+    assert math.isclose(r["gain_top1"], r["centre"]["top1"] - r["ten_crop"]["top1"])
+    assert math.isclose(r["gain_top5"], r["centre"]["top5"] - r["ten_crop"]["top5"])
+    # the paired counts explain the top-1 gain exactly
+    assert math.isclose(r["gain_top1"], (r["fixed_by_ten_crop"] - r["broken_by_ten_crop"]) / len(val), abs_tol=1e-6)
