@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 
@@ -98,7 +99,7 @@ def _train(args) -> int:
                       amp=not args.no_amp)
     result = train(cfg, progress=not args.quiet, log=True)
     last = result.history[-1] if result.history else {}
-    if last:
+    if last and int(os.environ.get("RANK", 0)) == 0:  # under torchrun, only rank 0 speaks
         print(f"done: {len(result.history)} epochs; final train error {last['train_top1_error']:.1%}, "
               f"val error {last.get('val_top1_error', float('nan')):.1%}; checkpoint {result.checkpoint}")
     return 0

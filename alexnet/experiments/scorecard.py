@@ -245,7 +245,8 @@ def bias_measure(record: dict) -> tuple[str, str]:
 
 def schedule_measure(record: dict) -> tuple[str, str]:
     data = record["data"]
-    return (f"{data.get('lr_drops', 0)} drops in {data.get('epochs', '?')} ep; "
+    n = data.get("lr_drops", 0)
+    return (f"{n} drop{'' if n == 1 else 's'} in {data.get('epochs', '?')} ep; "
             f"val top-1 {100 * data.get('val_top1_error', float('nan')):.1f}"), "recipe followed (no claim to test)"
 
 
