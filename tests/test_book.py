@@ -60,7 +60,8 @@ def _chromium() -> str | None:
 
 @pytest.fixture(scope="module")
 def built_book():
-    proc = subprocess.run(["jupyter-book", "build", str(TOP), "-W", "--keep-going"], capture_output=True, text=True,
+    exe = Path(sys.executable).parent / "jupyter-book"  # the one beside this Python, even if PATH lacks it
+    proc = subprocess.run([str(exe) if exe.exists() else "jupyter-book", "build", str(TOP), "-W", "--keep-going"], capture_output=True, text=True,
                           cwd=TOP, timeout=900)
     assert proc.returncode == 0, (proc.stdout[-4000:], proc.stderr[-4000:])
     return TOP / "_build" / "html"
