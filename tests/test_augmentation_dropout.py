@@ -160,3 +160,27 @@ def test_ten_crop_gain_is_centre_minus_ten_crop():
     assert math.isclose(r["gain_top5"], r["centre"]["top5"] - r["ten_crop"]["top5"])
     # the paired counts explain the top-1 gain exactly
     assert math.isclose(r["gain_top1"], (r["fixed_by_ten_crop"] - r["broken_by_ten_crop"]) / len(val), abs_tol=1e-6)
+
+
+def test_iterations_to_converge_counts_only_epochs_at_the_initial_lr():
+    from alexnet.experiments.dropout import at_initial_lr, convergence_table, first_lr_drop
+
+    def with_lr(errors, drop_after):
+        return [{"epoch": i + 1, "train_top1_error": e, "lr": 0.01 if i < drop_after else 0.001}
+                for i, e in enumerate(errors)]
+
+    slow = with_lr([0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35], drop_after=99)  # never drops
+    fast = with_lr([0.8, 0.6, 0.55, 0.5, 0.3, 0.2, 0.15, 0.1], drop_after=4)  # lr ÷10 after epoch 4
+    assert [r["epoch"] for r in at_initial_lr(fast)] == [1, 2, 3, 4]
+    assert first_lr_drop(fast) == 4 and first_lr_drop(slow) is None
+    r = iterations_to_converge(slow, fast)
+    # the window: fast's best at lr 0.01 is 0.5 (+0.01 margin), slow's is 0.35 → threshold 0.51
+    assert math.isclose(r["threshold"], 0.51)
+    assert math.isclose(r["reference_epochs"], 3 + 0.04 / 0.05)  # 0.55 → 0.5 between epochs 3 and 4
+    assert math.isclose(r["epochs"], 4 + 0.09 / 0.1)  # 0.6 → 0.5 between epochs 4 and 5
+    assert r["lr_drop_epochs"] == [None, 4]
+    # over whole runs, the drop's sudden fall makes the fast run look faster still at low thresholds
+    whole = iterations_to_converge(slow, fast, threshold=0.4, same_lr=False)
+    assert whole["ratio"] == 7.0 / (4 + 0.1 / 0.2)
+    table = convergence_table(slow, fast, [0.6, 0.4])
+    assert "†" in table.splitlines()[2] and "†" not in table.splitlines()[1]

@@ -113,37 +113,66 @@ def epochs_to_threshold(history: list[dict], threshold: float, metric: str = "tr
     return None
 
 
+def at_initial_lr(history: list[dict]) -> list[dict]:
+    """The records of the epochs trained at the run's first learning rate (up to the schedule's first ÷10)."""
+    first = history[0].get("lr") if history else None
+    out = []
+    for rec in history:
+        if rec.get("lr") != first:
+            break
+        out.append(rec)
+    return out
+
+
+def first_lr_drop(history: list[dict]) -> int | None:
+    """The last epoch at the initial learning rate, when the schedule later divides it (§5: when the validation
+    error stops improving); None if it never does."""
+    kept = at_initial_lr(history)
+    return kept[-1]["epoch"] if len(kept) < len(history) else None
+
+
 def convergence_threshold(histories: list[list[dict]], metric: str = "train_top1_error", margin: float = 0.01) -> float:
     """A threshold every run reaches: the highest of the runs' best (lowest) ``metric`` values, plus ``margin``."""
     return max(min(r[metric] for r in h if metric in r) for h in histories) + margin
 
 
 def iterations_to_converge(history: list[dict], reference: list[dict], *, metric: str = "train_top1_error",
-                           threshold: float | None = None, margin: float = 0.01) -> dict:
+                           threshold: float | None = None, margin: float = 0.01, same_lr: bool = True) -> dict:
     """How many times as many iterations ``history`` needs as ``reference`` to bring ``metric`` down to
     ``threshold`` (§4.2: "dropout roughly doubles the number of iterations required to converge").
 
-    Both runs use the same batch size and data, so iterations are proportional to epochs. The default
-    threshold is the level both runs reach (:func:`convergence_threshold`): the slower run's best value plus
-    ``margin``. Returns ``{"ratio", "threshold", "epochs", "reference_epochs", "metric"}``; ``ratio`` is None
-    when a run never gets there.
+    Both runs use the same batch size and data, so iterations are proportional to epochs (interpolated
+    between epochs, :func:`epochs_to_threshold`). With ``same_lr`` (the default) only the epochs at the initial
+    learning rate count (:func:`at_initial_lr`): the plateau schedule divides one run's rate earlier than the
+    other's, and the sudden fall in training error that follows would be credited to dropout otherwise. The
+    default threshold is the level both runs reach in that window (:func:`convergence_threshold`): the slower
+    run's best value plus ``margin``. Returns ``{"ratio", "threshold", "epochs", "reference_epochs", "metric",
+    "same_lr", "lr_drop_epochs"}``; ``ratio`` is None when a run never gets there.
     """
+    h, r = (at_initial_lr(history), at_initial_lr(reference)) if same_lr else (history, reference)
     if threshold is None:
-        threshold = convergence_threshold([history, reference], metric, margin)
-    e, e_ref = epochs_to_threshold(history, threshold, metric), epochs_to_threshold(reference, threshold, metric)
+        threshold = convergence_threshold([h, r], metric, margin)
+    e, e_ref = epochs_to_threshold(h, threshold, metric), epochs_to_threshold(r, threshold, metric)
     ratio = e / e_ref if e is not None and e_ref else None
-    return {"ratio": ratio, "threshold": threshold, "epochs": e, "reference_epochs": e_ref, "metric": metric}
+    return {"ratio": ratio, "threshold": threshold, "epochs": e, "reference_epochs": e_ref, "metric": metric,
+            "same_lr": same_lr, "lr_drop_epochs": [first_lr_drop(history), first_lr_drop(reference)]}
 
 
 def convergence_table(history: list[dict], reference: list[dict], thresholds, metric: str = "train_top1_error",
                       names=("dropout", "no dropout")) -> str:
-    """Epochs each run needs to reach each threshold of ``metric``, and their ratio."""
+    """Epochs each run needs to reach each threshold of ``metric`` (whole runs), and their ratio; † marks a
+    crossing after that run's first learning-rate drop."""
+    drops = (first_lr_drop(history), first_lr_drop(reference))
     lines = [f"{metric + ' ≤':<22}{names[0]:>12}{names[1]:>12}{'ratio':>8}"]
     for t in thresholds:
-        r = iterations_to_converge(history, reference, metric=metric, threshold=t)
-        fmt = lambda x: "never" if x is None else f"{x:.1f}"  # noqa: E731
+        r = iterations_to_converge(history, reference, metric=metric, threshold=t, same_lr=False)
+
+        def fmt(x, drop):
+            return "never" if x is None else f"{x:.1f}" + ("†" if drop is not None and x > drop else " ")
+
         ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}×"
-        lines.append(f"{t:<22.0%}{fmt(r['epochs']):>12}{fmt(r['reference_epochs']):>12}{ratio:>8}")
+        lines.append(f"{t:<22.0%}{fmt(r['epochs'], drops[0]):>12}{fmt(r['reference_epochs'], drops[1]):>12}"
+                     f"{ratio:>8}")
     return "\n".join(lines)
 
 
@@ -174,13 +203,22 @@ def dropout_verdicts(result: AblationResult, convergence: dict) -> list[str]:
     """The dropout ablation in sentences, worked out from its numbers (so that the prose cannot drift)."""
     gaps = {arm: r["val_top1_error"] - r["train_top1_error"] for arm, r in result.arms.items()}
     c = convergence
+    window = " at the initial learning rate" if c.get("same_lr") else ""
     speed = ("no ratio: a run never reached the threshold" if c["ratio"] is None else
-             f"dropout needs {c['ratio']:.2f}× the iterations to bring the training error to {c['threshold']:.1%} "
-             f"({c['epochs']:.1f} against {c['reference_epochs']:.1f} epochs; the paper: roughly 2×)")
+             f"dropout needs {c['ratio']:.2f}× the iterations to bring the training error to {c['threshold']:.1%}"
+             f"{window} ({c['epochs']:.1f} against {c['reference_epochs']:.1f} epochs; the paper: roughly 2×)")
+    epochs = result.scale.get("epochs")
+    drop_d, drop_n = c.get("lr_drop_epochs", [None, None])
+
+    def plateau(drop):
+        return f"after epoch {drop}" if drop is not None else f"not within {epochs} epochs"
+
+    speed2 = (f"the plateau schedule first divided the learning rate (validation error no longer improving): "
+              f"with dropout {plateau(drop_d)}, without {plateau(drop_n)}")
     return [compare_arms(result, "dropout", "no_dropout", "dropout against none"),
             f"overfitting gap (validation − training error at the end): dropout {gaps['dropout']:+.1%}, "
             f"no dropout {gaps['no_dropout']:+.1%}",
-            speed]
+            speed, speed2]
 
 
 # ------------------------------------------------------------------------------------------- the explorer
