@@ -56,3 +56,43 @@ def load_result(name: str, profile: Profile | None = None) -> dict | None:
 
 def load_results(profile: Profile | None = None) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(results_dir(profile).glob("*.json"))}
+
+
+class ClaimsTable:
+    """The paper's statements next to our measurements: a Markdown table in Jupyter, Colab and the rendered book
+    (its cells wrap in a narrow column), and aligned text under :func:`print`.
+
+    ``rows`` are ``(claim, paper, ours)`` strings; ``scale`` says what ours was measured at.
+    """
+
+    def __init__(self, rows, scale: str | None = None, headers=("claim", "paper", "ours")):
+        self.rows = [tuple(str(cell) for cell in row) for row in rows]
+        self.headers = tuple(headers)
+        self.scale = scale
+        if any(len(row) != len(self.headers) for row in self.rows):
+            raise ValueError(f"every row needs {len(self.headers)} cells: {', '.join(self.headers)}")
+
+    @staticmethod
+    def _cell(text: str) -> str:
+        # a literal | would end the cell; a newline would end the row
+        return text.replace("|", r"\|").replace("\n", " ")
+
+    def _repr_markdown_(self) -> str:
+        lines = ["| " + " | ".join(self.headers) + " |", "|" + "---|" * len(self.headers)]
+        lines += ["| " + " | ".join(self._cell(c) for c in row) + " |" for row in self.rows]
+        if self.scale:
+            lines += ["", f"*Scale: {self._cell(self.scale)}*"]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        widths = [max(len(r[i]) for r in [self.headers, *self.rows]) for i in range(len(self.headers))]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        lines = [fmt.format(*self.headers).rstrip()] + [fmt.format(*r).rstrip() for r in self.rows]
+        return "\n".join(lines + ([f"\nscale: {self.scale}"] if self.scale else []))
+
+    __repr__ = __str__
+
+
+def claims_table(rows, scale: str | None = None, headers=("claim", "paper", "ours")) -> ClaimsTable:
+    """A :class:`ClaimsTable` of ``(claim, paper, ours)`` rows; the last line of a cell displays it."""
+    return ClaimsTable(rows, scale, headers)

@@ -114,6 +114,12 @@ def test_pages_in_a_real_browser(built_book):
                                   if "image/png" in o.get("data", {}))
                     if imgs < figures:
                         problems.append(f"{f}: {figures} stored figures but {imgs} images on the page")
+                    # a Markdown table printed by a cell must arrive as a table, not as a paragraph of pipes
+                    md_tables = sum(1 for c in json.loads(nb.read_text())["cells"] for o in c.get("outputs", [])
+                                    if "|---" in "".join(o.get("data", {}).get("text/markdown", "")))
+                    tables = page.evaluate("document.querySelectorAll('main div.cell_output table').length")
+                    if tables < md_tables:
+                        problems.append(f"{f}: {md_tables} Markdown tables in the outputs but {tables} rendered")
                     for host in ("colab.research.google.com", "mybinder.org"):
                         if not page.locator(f"a[href*='{host}']").count():
                             problems.append(f"{f}: no {host} launch link")
@@ -138,3 +144,12 @@ def test_pages_in_a_real_browser(built_book):
     finally:
         server.shutdown()
     assert not problems, "\n".join(problems)
+
+
+def test_pages_that_name_the_repository_use_the_address_in_config():
+    """_config.yml holds the repository's address; a page that spells it out must agree (book/tools.py sync fixes
+    the notebooks, this catches the Markdown pages and the README)."""
+    url = tools.repository_url().rstrip("/")
+    for path in [TOP / "README.md", *sorted((TOP / "book").glob("*.md"))]:
+        for found in re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", path.read_text()):
+            assert found == url, f"{path.name} names {found}, _config.yml says {url}"

@@ -27,7 +27,7 @@ def test_imagefolder_layout(tmp_path, monkeypatch):
     assert data.classes == ["cat", "dog"] and data.labels.tolist() == [0, 0, 0, 1, 1, 1]
     # the decoded cache is reused, and equals the pixels on disk
     again = load_imageset("cifar10", "train", progress=False)
-    first = np.asarray(Image.open(tmp_path / "cifar10/train/cat/0.png")).transpose(2, 0, 1)
+    first = np.array(Image.open(tmp_path / "cifar10/train/cat/0.png")).transpose(2, 0, 1)
     assert torch.equal(again.images[0], torch.from_numpy(first))
 
 

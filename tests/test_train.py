@@ -110,3 +110,14 @@ def test_load_trained_round_trip(tmp_path):
     save_checkpoint({"model": {}}, tmp_path / "x")
     with pytest.raises(Exception):
         load_trained(tmp_path / "x" / "last.pt")
+
+
+def test_lr_is_divided_by_10_once_the_validation_error_stops_improving():
+    # §5: "divide the learning rate by 10 when the validation error rate stopped improving". At lr 1e-6 the weights
+    # hardly move, so the validation error stays where it is: with patience 1 the rule must divide after the third
+    # epoch (epoch 1 sets the best, epochs 2 and 3 do not beat it), and then again after the fifth.
+    h = train(small(epochs=6, lr=1e-6, plateau_patience=1, min_lr=0.0), progress=False).history
+    assert [r["val_top1_error"] for r in h] == [h[0]["val_top1_error"]] * 6
+    assert [round(r["lr"] / 1e-6, 6) for r in h] == [1.0, 1.0, 1.0, 0.1, 0.1, 0.01]
+    # and a run whose validation error keeps improving keeps its rate
+    assert {r["lr"] for r in train(small(epochs=3), progress=False).history} == {0.01}
