@@ -187,3 +187,17 @@ def test_lr_drop_transient_forks_share_their_start():
     # the first loss of the epoch is computed before any step: the three forks start from the same weights
     assert r["paper"][0] == pytest.approx(r["torch"][0]) == pytest.approx(r["stay"][0])
     assert r["paper"][1] != pytest.approx(r["torch"][1])
+
+
+def test_the_shipped_checkpoints_history_shows_the_plateau_rule_at_work():
+    history = learning.shipped_run_history()
+    assert history is not None and [h["epoch"] for h in history] == list(range(1, 41))
+    drops = learning.lr_drops(history)
+    assert drops and all(d["to"] == pytest.approx(d["from"] / 10) for d in drops)
+    # ReduceLROnPlateau divides once more than `patience` epochs in a row have not beaten the best so far
+    patience = load_checkpoint(results_figs.default_checkpoint())["config"]["plateau_patience"]
+    first = drops[0]["after_epoch"]
+    best_before = min(h["val_top1_error"] for h in history[:first - patience - 1])
+    assert all(h["val_top1_error"] >= best_before for h in history[first - patience - 1:first])
+    fig = learning.plot_schedule(history, title="t")
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2 + len(drops)

@@ -449,6 +449,38 @@ def lr_drops(history: list[dict]) -> list[dict]:
     return out
 
 
+def shipped_run_history(path=None) -> list[dict] | None:
+    """The per-epoch history kept in the book's shipped checkpoint (``data/checkpoints/alexnet-cifar.pt``: the
+    same recipe as the main run, for 40 epochs on the CIFAR-10 sample; see ``data/README.md``), or None when
+    there is no checkout (a pip install, e.g. on Colab)."""
+    from ..checkpoint import load_checkpoint
+    from .results_figs import default_checkpoint
+
+    path = path or default_checkpoint()
+    return None if path is None else load_checkpoint(path)["history"]
+
+
+def plot_schedule(history: list[dict], title: str = ""):
+    """Top-1 errors (left) and the learning rate (right, log scale) per epoch, with a dotted line after each
+    epoch that the plateau rule divided the rate (:func:`lr_drops`)."""
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    left.plot(epochs, [h["train_top1_error"] for h in history], label="train (augmented, dropout on)")
+    left.plot(epochs, [h.get("val_top1_error", math.nan) for h in history], label="validation")
+    right.semilogy(epochs, [h["lr"] for h in history], drawstyle="steps-mid", color="0.3")
+    for d in lr_drops(history):
+        for ax in (left, right):
+            ax.axvline(d["after_epoch"] + 0.5, ls=":", color="0.4")
+    left.set(xlabel="epoch", ylabel="top-1 error", title="errors")
+    right.set(xlabel="epoch", ylabel="learning rate ε", title="ε (÷10 on a validation plateau)")
+    left.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def main_run_config(profile: Profile | None = None, **overrides) -> TrainConfig:
     """The chapter's main run: the paper's recipe at the profile's scale. The plateau patience is a tenth of the
     run (at least 2 epochs): the paper divided ε three times in ~90 epochs, and a 30-epoch run needs a shorter
