@@ -199,5 +199,6 @@ def test_the_shipped_checkpoints_history_shows_the_plateau_rule_at_work():
     first = drops[0]["after_epoch"]
     best_before = min(h["val_top1_error"] for h in history[:first - patience - 1])
     assert all(h["val_top1_error"] >= best_before for h in history[first - patience - 1:first])
+    assert learning.plateau_reasons(history)[0].endswith(f"after epoch {first}")
     fig = learning.plot_schedule(history, title="t")
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2 + len(drops)

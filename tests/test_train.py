@@ -121,3 +121,19 @@ def test_lr_is_divided_by_10_once_the_validation_error_stops_improving():
     assert [round(r["lr"] / 1e-6, 6) for r in h] == [1.0, 1.0, 1.0, 0.1, 0.1, 0.01]
     # and a run whose validation error keeps improving keeps its rate
     assert {r["lr"] for r in train(small(epochs=3), progress=False).history} == {0.01}
+
+
+def test_an_ablation_arm_keeps_its_weights_where_asked_but_the_saved_result_does_not_name_the_folder(tmp_path,
+                                                                                                     monkeypatch):
+    from alexnet.experiments.ablation import run_ablation
+    from alexnet.profiles import get_profile
+    from alexnet.results import load_result
+
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path / "results"))
+    smoke = get_profile("smoke")
+    arms = {"a": {"checkpoint_dir": str(tmp_path / "kept")}, "b": {"model": {"dropout": 0.0}}}
+    result = run_ablation("kept", arms, profile=smoke, base={"device": "cpu"}, progress=False)
+    assert (tmp_path / "kept" / "last.pt").exists()
+    saved = load_result("kept", smoke)["data"]["arms"]
+    assert saved["a"]["overrides"] == {} and saved["b"]["overrides"] == {"model": {"dropout": 0.0}}
+    assert str(tmp_path / "kept") not in json.dumps(saved) and result.arms["a"]["overrides"] == {}

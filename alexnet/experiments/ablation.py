@@ -56,7 +56,8 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
     """Train each arm (``{arm: {"model": {...switches}, other TrainConfig fields...}}``) and compare.
 
     ``base`` overrides the shared recipe (e.g. ``{"epochs": 20}``); ``baseline`` (default: the first arm) is
-    what the deltas are measured against.
+    what the deltas are measured against. An arm with a ``checkpoint_dir`` keeps its weights there (for a later
+    measurement); the folder is left out of the saved result.
     """
     profile = profile or get_profile()
     baseline = baseline or next(iter(arms))
@@ -77,7 +78,9 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
         results[arm] = {"histories": runs, "val_top1_error": mean("val_top1_error"),
                         "val_top5_error": mean("val_top5_error"), "train_top1_error": mean("train_top1_error"),
                         "val_top1_std": (sum((x - sum(v1) / len(v1)) ** 2 for x in v1) / len(v1)) ** 0.5,
-                        "seconds": time.perf_counter() - t0, "overrides": overrides}
+                        "seconds": time.perf_counter() - t0,
+                        # where an arm kept its weights is a detail of this run, not part of the result
+                        "overrides": {k: v for k, v in overrides.items() if k != "checkpoint_dir"}}
     deltas = {arm: {"top1": r["val_top1_error"] - results[baseline]["val_top1_error"],
                     "top5": r["val_top5_error"] - results[baseline]["val_top5_error"]}
               for arm, r in results.items() if arm != baseline}

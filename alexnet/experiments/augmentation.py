@@ -304,11 +304,7 @@ def augmentation_ablation(profile: Profile | None = None, base: dict | None = No
     folder = Path(checkpoint_dir or scratch_checkpoint_dir(f"{profile.name}-augmentation-paper"))
     arms = {k: dict(v) for k, v in ABLATION_ARMS.items()}
     arms["paper"]["checkpoint_dir"] = str(folder)
-    result = run_ablation("augmentation_ablation", arms, baseline="paper", profile=profile, base=base, save=False)
-    for r in result.arms.values():  # the scratch folder is not part of the result
-        r["overrides"] = {k: v for k, v in r["overrides"].items() if k != "checkpoint_dir"}
-    save_result(result.name, {"arms": result.arms, "baseline": result.baseline, "deltas": result.deltas},
-                result.scale, profile)
+    result = run_ablation("augmentation_ablation", arms, baseline="paper", profile=profile, base=base)
     return result, folder / "last.pt"
 
 

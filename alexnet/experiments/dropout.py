@@ -189,8 +189,6 @@ def dropout_ablation(profile: Profile | None = None, base: dict | None = None, m
     folder = Path(checkpoint_dir or scratch_checkpoint_dir(f"{profile.name}-dropout"))
     arms = {"dropout": {"checkpoint_dir": str(folder)}, "no_dropout": {"model": {"dropout": 0.0}}}
     result = run_ablation("dropout_ablation", arms, baseline="dropout", profile=profile, base=base, save=False)
-    for r in result.arms.values():  # the scratch folder is not part of the result
-        r["overrides"] = {k: v for k, v in r["overrides"].items() if k != "checkpoint_dir"}
     hist = result.histories()
     convergence = iterations_to_converge(hist["dropout"], hist["no_dropout"], metric=metric)
     save_result(result.name, {"arms": result.arms, "baseline": result.baseline, "deltas": result.deltas,

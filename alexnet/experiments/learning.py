@@ -460,6 +460,18 @@ def shipped_run_history(path=None) -> list[dict] | None:
     return None if path is None else load_checkpoint(path)["history"]
 
 
+def plateau_reasons(history: list[dict]) -> list[str]:
+    """For each division of ε in ``history`` (:func:`lr_drops`): the best validation error before it, its epoch,
+    and how many epochs without a better one preceded the division."""
+    out = []
+    for d in lr_drops(history):
+        best = min(history[:d["after_epoch"]], key=lambda h: h["val_top1_error"])
+        out.append(f"best validation error {best['val_top1_error']:.1%} at epoch {best['epoch']}; no better in the "
+                   f"{d['after_epoch'] - best['epoch']} epochs after it, so ε went {d['from']:g} → {d['to']:g} "
+                   f"after epoch {d['after_epoch']}")
+    return out
+
+
 def plot_schedule(history: list[dict], title: str = ""):
     """Top-1 errors (left) and the learning rate (right, log scale) per epoch, with a dotted line after each
     epoch that the plateau rule divided the rate (:func:`lr_drops`)."""

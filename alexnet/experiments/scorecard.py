@@ -117,6 +117,12 @@ def find_arms(data: dict, removed: Callable[[dict], bool]) -> tuple[str | None, 
     return (plain[0] if plain else None), without
 
 
+def arm_pair(data: dict, removed: Callable[[dict], bool]) -> tuple[dict, dict] | None:
+    """The arms themselves (with the component, without it) of :func:`find_arms`, or None if either is missing."""
+    with_, without = find_arms(data, removed)
+    return None if with_ is None or without is None else (data["arms"][with_], data["arms"][without])
+
+
 def pct(x: float) -> str:
     """Signed points with a true minus sign, as the paper prints them (and no "−0.0")."""
     text = f"{100 * x:+.1f}"
@@ -127,11 +133,10 @@ def ablation_measure(removed: Callable[[dict], bool], paper_top1: float, paper_t
     """A measure for "component X reduces the error by p": ours = error(with) − error(without), in points."""
 
     def measure(record: dict) -> tuple[str, str]:
-        data = record["data"]
-        with_, without = find_arms(data, removed)
-        if with_ is None or without is None:
+        pair = arm_pair(record["data"], removed)
+        if pair is None:
             return NOT_MEASURED, NOT_MEASURED
-        a, b = data["arms"][with_], data["arms"][without]
+        a, b = pair
         n = record.get("scale", {}).get("val_images")
         out = []
         for key in ("val_top1_error", "val_top5_error"):
@@ -149,11 +154,10 @@ def overfitting_measure(removed: Callable[[dict], bool]):
     """A measure for "without X the net overfits substantially": the val − train error gap, without and with."""
 
     def measure(record: dict) -> tuple[str, str]:
-        data = record["data"]
-        with_, without = find_arms(data, removed)
-        if with_ is None or without is None:
+        pair = arm_pair(record["data"], removed)
+        if pair is None:
             return NOT_MEASURED, NOT_MEASURED
-        a, b = data["arms"][with_], data["arms"][without]
+        a, b = pair
         gap_with = a["val_top1_error"] - a["train_top1_error"]
         gap_without = b["val_top1_error"] - b["train_top1_error"]
         n = record.get("scale", {}).get("val_images")
@@ -366,10 +370,10 @@ def delta_comparison(results: dict[str, dict]) -> list[dict]:
             c, t = pair
             ours, se = t["top1"] - c["top1"], difference_se(c["top1"], t["top1"], n)
         else:
-            with_, without = find_arms(data, removed)
-            if with_ is None or without is None:
+            pair = arm_pair(data, removed)
+            if pair is None:
                 continue
-            a, b = data["arms"][with_]["val_top1_error"], data["arms"][without]["val_top1_error"]
+            a, b = (arm["val_top1_error"] for arm in pair)
             ours, se = a - b, difference_se(a, b, n)
         out.append({"label": label, "paper": paper, "ours": 100 * ours, "se": 100 * se})
     return out

@@ -34,7 +34,6 @@ from ..optim import PaperSGD
 from ..parallel import LAYERS, PAPER_CROSSINGS, ModelParallelAlexNet, allreduce_bytes_per_gpu, measure_crossings
 from ..plots import kernel_grid
 from ..profiles import Profile, get_profile
-from ..results import save_result
 from ..train import TrainConfig, TrainResult, train
 from .ablation import AblationResult, base_config, run_ablation
 
@@ -229,11 +228,7 @@ def towers_ablation(profile: Profile | None = None, base: dict | None = None,
     folder = Path(checkpoint_dir or tempfile.mkdtemp(prefix="alexnet-towers-"))
     arms = copy.deepcopy(ABLATION_ARMS)
     arms["two_towers"]["checkpoint_dir"] = str(folder)
-    result = run_ablation("towers_ablation", arms, baseline="two_towers", profile=profile, base=base, save=False)
-    for r in result.arms.values():  # the scratch folder is not part of the result
-        r["overrides"] = {k: v for k, v in r["overrides"].items() if k != "checkpoint_dir"}
-    save_result(result.name, {"arms": result.arms, "baseline": result.baseline, "deltas": result.deltas},
-                result.scale, profile)
+    result = run_ablation("towers_ablation", arms, baseline="two_towers", profile=profile, base=base)
     return result, folder / "last.pt"
 
 
