@@ -99,3 +99,16 @@ def latest_checkpoint(folder: str | Path, map_location="cpu") -> dict | None:
             raise
         warnings.warn(f"{e}; resuming from the previous checkpoint {prev} instead", stacklevel=2)
         return load_checkpoint(prev, map_location)
+
+
+def find_shipped_checkpoint(name: str = "alexnet-cifar.pt") -> Path | None:
+    """The one lookup for a trained checkpoint the book ships or a reader made, first match wins:
+    ``<data root>/checkpoints/NAME``, then ``data/checkpoints/NAME`` in a checkout, then the copy installed
+    with the package (``alexnet/checkpoints/NAME``, when packaged). None if there is none."""
+    from .data import data_root, repo_root
+
+    candidates = [data_root() / "checkpoints" / name]
+    if repo_root() is not None:
+        candidates.append(repo_root() / "data" / "checkpoints" / name)
+    candidates.append(Path(__file__).resolve().parent / "checkpoints" / name)
+    return next((p for p in candidates if p.is_file()), None)

@@ -14,6 +14,7 @@ pooling        ``"overlap"``: z=3, s=2 (§3.4)              ``"plain"``: z=2, s=
 towers         ``2``: grouped conv2/4/5 (§3.2)             ``1``: one GPU with half the kernels
 grouped        ``True``                                    ``False``: two towers' widths, no groups
 dropout        ``0.5`` on fc6 and fc7 (§4.2)               any rate, 0 for none
+dropout_form   ``"paper"``: no rescaling, ×0.5 at test     ``"inverted"``: ``torch.nn.Dropout``
 bias_init      ``1.0`` on conv2/4/5, fc6, fc7 (§5)         e.g. ``0.1`` (Caffe), ``0.0``
 =============  ==========================================  ======================================
 
@@ -31,6 +32,36 @@ from torch import nn
 
 from .errors import AlexNetError
 from .lrn import LocalResponseNorm
+
+
+class PaperDropout(nn.Module):
+    r"""Dropout as §4.2 writes it: in training each unit is zeroed with probability ``p`` and the survivors are
+    *not* rescaled; at test time every output is multiplied by ``1 − p`` (0.5 in the paper).
+
+    ``torch.nn.Dropout`` is the *inverted* form (survivors ×1/(1−p) in training, nothing at test): the same
+    function at test time, but not the same training at the paper's learning rate and N(0, 0.01) initialisation:
+    the layer after it sees inputs twice as large (chapter 4.2 trains both from one seed). Input and output:
+    any shape; the mask is drawn from torch's global generator, like ``nn.Dropout``'s.
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise AlexNetError(f"dropout must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0:
+            return x
+        if not self.training:
+            return x * (1.0 - self.p)
+        return x * torch.empty_like(x).bernoulli_(1.0 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, form='paper' (no rescaling in training, ×{1 - self.p:g} at test)"
+
+
+DROPOUT_FORMS = {"paper": PaperDropout, "inverted": nn.Dropout}
 
 
 class AbsTanh(nn.Module):
@@ -59,7 +90,7 @@ class AlexNet(nn.Module):
 
     def __init__(self, num_classes: int = 1000, *, activation: str = "relu", lrn: bool = True,
                  pooling: str = "overlap", towers: int = 2, grouped: bool = True, dropout: float = 0.5,
-                 bias_init: float = 1.0, init: str = "paper", stem: str = "imagenet", width: float = 1.0,
+                 dropout_form: str = "paper", bias_init: float = 1.0, init: str = "paper", stem: str = "imagenet", width: float = 1.0,
                  hidden: int = 4096, pool_output: int | None = None, input_scale: float = 1.0):
         super().__init__()
         self.input_scale = input_scale  # inputs are mean-subtracted 0–255 pixels; the scaled net divides by ~64
@@ -71,6 +102,9 @@ class AlexNet(nn.Module):
             raise AlexNetError(f"stem must be 'imagenet' (227×227 input) or 'cifar' (28–32 px), got {stem!r}")
         if not 0.0 <= dropout < 1.0:
             raise AlexNetError(f"dropout must be in [0, 1), got {dropout}")
+        if dropout_form not in DROPOUT_FORMS:
+            raise AlexNetError(f"dropout_form must be 'paper' (§4.2) or 'inverted' (torch.nn.Dropout), got {dropout_form!r}")
+        drop = DROPOUT_FORMS[dropout_form]
         self.stem = stem
         base = PAPER_WIDTHS if towers == 2 else ONE_TOWER_WIDTHS
         c1, c2, c3, c4, c5 = (max(2, 2 * round(c * width / 2)) for c in base)  # even, so two groups split
@@ -93,8 +127,8 @@ class AlexNet(nn.Module):
         self.avgpool = nn.Identity() if stem == "imagenet" else nn.AdaptiveAvgPool2d(side)
         self.classifier = nn.Sequential(OrderedDict([
             ("fc6", nn.Linear(c5 * side * side, hidden)), ("act6", _activation(activation)),
-            ("drop6", nn.Dropout(dropout)),
-            ("fc7", nn.Linear(hidden, hidden)), ("act7", _activation(activation)), ("drop7", nn.Dropout(dropout)),
+            ("drop6", drop(dropout)),
+            ("fc7", nn.Linear(hidden, hidden)), ("act7", _activation(activation)), ("drop7", drop(dropout)),
             ("fc8", nn.Linear(hidden, num_classes)),
         ]))
         self.feature_side = side

@@ -8,11 +8,24 @@ r"""The update rule of §5, exactly as printed.
 The velocity carries the learning rate ε inside it. ``torch.optim.SGD`` keeps ε outside
 (:math:`b \leftarrow \mu b + g + \lambda w,\ w \leftarrow w - \epsilon b`); the two are identical while ε is
 constant and differ for a few steps after each ÷10, when the paper's velocity still holds the old ε.
-The weight decay applies to every parameter, as the formula is written.
+The formula is written for the weights w. Krizhevsky's cuda-convnet gave biases no weight decay (its layer
+files set the decay ``wc`` per weight matrix; biases have none), so by default neither do we:
+:func:`param_groups` puts biases (and any other 1-d parameter) in a group with ``weight_decay=0``;
+``bias_decay=True`` applies it to every parameter instead.
 """
 from __future__ import annotations
 
 import torch
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float, *, bias_decay: bool = False) -> list[dict]:
+    """Two parameter groups: the weights (decayed by ``weight_decay``) and the biases (decayed only if
+    ``bias_decay``). A parameter with one dimension counts as a bias. Empty groups are left out."""
+    weights = [p for p in model.parameters() if p.dim() > 1]
+    biases = [p for p in model.parameters() if p.dim() <= 1]
+    groups = [{"params": weights, "weight_decay": weight_decay},
+              {"params": biases, "weight_decay": weight_decay if bias_decay else 0.0}]
+    return [g for g in groups if g["params"]]
 
 
 class PaperSGD(torch.optim.Optimizer):

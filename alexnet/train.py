@@ -30,7 +30,7 @@ from .device_data import autocast_dtype, place_images
 from .errors import AlexNetError, CheckpointError, NonFiniteLossError
 from .evaluate import evaluate
 from .model import build_model
-from .optim import PaperSGD
+from .optim import PaperSGD, param_groups
 from .profiles import default_device
 from .transforms import BatchAugment, DatasetStats, compute_stats
 
@@ -43,6 +43,7 @@ class TrainConfig:
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    bias_decay: bool = False  # cuda-convnet gave biases no weight decay (see alexnet.optim)
     arch: str | None = None  # None: the paper's net for photos, the scaled one for 32×32 data
     model: dict = field(default_factory=dict)  # keyword switches for AlexNet (activation, lrn, pooling, ...)
     augment: str = "paper"  # paper | crop_flip | none
@@ -159,10 +160,12 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    optimizer = PaperSGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    optimizer = PaperSGD(param_groups(model, cfg.weight_decay, bias_decay=cfg.bias_decay), lr=cfg.lr,
+                         momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.1,
                                                            patience=cfg.plateau_patience, min_lr=cfg.min_lr)
-    identity = {"arch": arch, "model": cfg.model, "num_classes": train_set.num_classes}
+    # the dropout form is recorded explicitly: checkpoints without it were trained with inverted dropout
+    identity = {"arch": arch, "model": {"dropout_form": "paper", **cfg.model}, "num_classes": train_set.num_classes}
     folder = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
 
     start_epoch, start_step, history, sums = 0, 0, [], [0.0, 0.0, 0]
@@ -175,7 +178,11 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
                     f"checkpoint in {folder} is for {state.get('identity')}, not {identity}: a different "
                     "architecture or dataset; use another --checkpoint-dir or drop --resume")
             model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
+            try:
+                optimizer.load_state_dict(state["optimizer"])
+            except ValueError as e:  # e.g. a checkpoint from before biases had their own group
+                raise CheckpointError(f"the optimizer state in {folder} does not match this run ({e}); "
+                                      "use another --checkpoint-dir or drop --resume") from None
             scheduler.load_state_dict(state["scheduler"])
             start_epoch, start_step, history = state["epoch"], state["step"], state["history"]
             sums = state["sums"]
@@ -285,13 +292,19 @@ def _epoch_line(r: dict, epochs: int) -> str:
     return text + f"  lr {r['lr']:g}  {r['seconds']:.1f}s"
 
 
+def model_switches(identity: dict) -> dict:
+    """The model keywords a checkpoint was trained with. Checkpoints written before the paper's dropout became
+    the default (no ``dropout_form`` recorded) were trained with ``torch.nn.Dropout``: they get ``"inverted"``."""
+    return {"dropout_form": "inverted", **identity.get("model", {})}
+
+
 def load_trained(path: str | Path, device=None) -> tuple[torch.nn.Module, DatasetStats, dict]:
     """A model, its data statistics and the checkpoint dict, from a checkpoint written by :func:`train`."""
     from .checkpoint import load_checkpoint
 
     state = load_checkpoint(path)
     ident = state["identity"]
-    model = build_model(ident["arch"], ident["num_classes"], **ident["model"])
+    model = build_model(ident["arch"], ident["num_classes"], **model_switches(ident))
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:

@@ -112,3 +112,61 @@ def test_ratio_interval_and_verdict():
     assert stats.ratio_verdict(*stats.ratio_interval([1.5], [1.0])[1:], 1.5) == stats.INCONCLUSIVE
     r, lo, hi = stats.ratio_interval([1.2, 0.7, 1.4], [1.0, 1.1, 0.9])
     assert stats.ratio_verdict(lo, hi, r) in (stats.WITHIN_NOISE, stats.INCONCLUSIVE)
+
+
+def test_layer_outputs_copies_each_named_layer_before_inplace_relu():
+    from alexnet.hooks import layer_outputs
+    from alexnet.model import alexnet_cifar
+
+    torch.manual_seed(0)
+    model = alexnet_cifar().eval()
+    x = torch.randn(2, 3, 28, 28) * 64
+    out = layer_outputs(model, x, ["conv1", "fc6", "classifier.fc8"])
+    assert out["conv1"].shape == (2, 48, 28, 28)
+    assert (out["conv1"] < 0).any()  # copied before the in-place ReLU ran
+    assert out["fc6"].shape == (2, 1024)
+    assert torch.allclose(out["classifier.fc8"], model(x))
+    with pytest.raises(KeyError):
+        layer_outputs(model, x, ["conv9"])
+
+
+def test_paper_dropout_zeroes_without_rescaling_and_halves_at_test():
+    from alexnet.model import PaperDropout
+
+    drop = PaperDropout(0.5)
+    h = torch.rand(4000) + 0.5
+    torch.manual_seed(0)
+    out = drop.train()(h)
+    kept = out != 0
+    assert torch.equal(out[kept], h[kept])  # survivors are not rescaled
+    assert 0.45 < kept.float().mean().item() < 0.55
+    assert torch.equal(drop.eval()(h), h * 0.5)
+    # the same mask as torch's inverted dropout gives exactly half its training output
+    torch.manual_seed(1)
+    inverted = torch.nn.Dropout(0.5).train()(h)
+    torch.manual_seed(1)
+    assert torch.allclose(drop.train()(h), inverted * 0.5)
+
+
+def test_the_paper_net_uses_the_papers_dropout_and_inverted_is_a_switch():
+    from alexnet.model import PaperDropout
+
+    assert isinstance(alexnet().classifier.drop6, PaperDropout)
+    assert isinstance(alexnet(dropout_form="inverted").classifier.drop7, torch.nn.Dropout)
+    # the switch changes no parameter
+    assert alexnet().state_dict().keys() == alexnet(dropout_form="inverted").state_dict().keys()
+
+
+def test_biases_get_no_weight_decay_unless_asked():
+    from alexnet.optim import PaperSGD, param_groups
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 2)
+    w0, b0 = layer.weight.detach().clone(), layer.bias.detach().clone()
+    opt = PaperSGD(param_groups(layer, 0.1), lr=1.0, momentum=0.0)
+    layer.weight.grad, layer.bias.grad = torch.zeros_like(w0), torch.zeros_like(b0)
+    opt.step()
+    assert torch.allclose(layer.weight, w0 * (1 - 0.1))  # v = −λεw
+    assert torch.equal(layer.bias, b0)  # no decay on the bias
+    groups = param_groups(layer, 0.1, bias_decay=True)
+    assert [g["weight_decay"] for g in groups] == [0.1, 0.1]

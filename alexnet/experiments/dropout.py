@@ -232,23 +232,26 @@ def fc6_activations(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def dropout_output_samples(model: nn.Module, x: torch.Tensor, p: float, samples: int = 200, seed: int = 0) -> dict:
     """The network's softmax under ``samples`` random dropout masks of rate ``p`` on fc6 and fc7 (an ensemble
-    member each), against the deterministic test-time net (all units, scaled: PyTorch's inverted form).
+    member each), against the deterministic test-time net (all units; the paper's form scales them by 1 − p).
 
     The convolutional part has no dropout, so it runs once; only the classifier runs per mask, all masks in one
     batch. Returns ``{"samples": S×N×classes, "test": N×classes, "mc_mean": N×classes}``. The model's own rate
     is restored afterwards.
     """
+    from ..model import DROPOUT_FORMS
+
     model.eval()
     feats = torch.flatten(model.avgpool(model.features(x * model.input_scale)), 1)
-    test = torch.softmax(model.classifier(feats), 1)
-    if p == 0:
-        return {"samples": test[None], "test": test, "mc_mean": test}
-    drops = [m for m in model.classifier.modules() if isinstance(m, nn.Dropout)]
+    drops = [m for m in model.classifier.modules() if isinstance(m, tuple(DROPOUT_FORMS.values()))]
     saved = [d.p for d in drops]
     torch.manual_seed(seed)
     try:
-        for d in drops:
+        for d in drops:  # the test-time net at rate p (the paper's form scales its outputs by 1 − p)
             d.p = p
+        test = torch.softmax(model.classifier(feats), 1)
+        if p == 0:
+            return {"samples": test[None], "test": test, "mc_mean": test}
+        for d in drops:
             d.train()
         logits = model.classifier(feats.repeat(samples, 1))
     finally:

@@ -303,7 +303,7 @@ def results_model(profile=None, *, checkpoint: str | Path | None = None):
     one on synthetic data. Returns ``(model, stats, info)``; ``info`` says where the model came from."""
     from ..data import data_root
     from ..profiles import get_profile
-    from ..train import TrainConfig, load_trained, train
+    from ..train import TrainConfig, load_trained, model_switches, train
 
     p = profile or get_profile()
     path = Path(checkpoint) if checkpoint else (default_checkpoint() if p.name == "quick" else None)
@@ -314,7 +314,7 @@ def results_model(profile=None, *, checkpoint: str | Path | None = None):
         return model, stats, {"source": f"checkpoint {path.name}", "epochs": state.get("epoch"),
                               "dataset": state.get("config", {}).get("dataset"),
                               "history": state.get("history"), "final": hist[-1], "arch": ident["arch"],
-                              "num_classes": ident["num_classes"], "switches": ident["model"],
+                              "num_classes": ident["num_classes"], "switches": model_switches(ident),
                               "seed": state.get("config", {}).get("seed", 0)}
     cfg = TrainConfig(dataset=p.dataset, epochs=p.epochs, batch_size=p.batch_size, train_limit=p.train_limit,
                       val_limit=p.val_limit)
