@@ -10,7 +10,8 @@ Two stores:
   run`` sets it);
 - **yours**: where a reader's quick and full runs go, ``$ALEXNET_RESULTS``, else ``~/.cache/alexnet/results``.
 
-Smoke runs write to a temporary folder, so they never overwrite a real result with a meaningless one.
+Smoke runs write to a folder of their own (``alexnet-results-smoke/``), so they never overwrite a real result
+with a meaningless one.
 :func:`load_results` returns both stores, yours under ``yours/<name>``, so the scorecard shows a reader's run
 beside the book's, each with its scale.
 """
@@ -35,13 +36,14 @@ def _flag(name: str) -> bool:
 
 
 def results_dir(profile: Profile | None = None) -> Path:
-    """Where this run saves: ``$ALEXNET_RESULTS``; a temporary folder in smoke; the book's store with
-    ``ALEXNET_STORE_RESULTS=1`` (maintainers); else ``~/.cache/alexnet/results``."""
+    """Where this run saves: in smoke, ``alexnet-results-smoke/`` in ``$ALEXNET_RESULTS`` or else the temporary
+    folder (never beside a real result); ``$ALEXNET_RESULTS``; the book's store with ``ALEXNET_STORE_RESULTS=1``
+    (maintainers); else ``~/.cache/alexnet/results``."""
     profile = profile or get_profile()
-    if os.environ.get("ALEXNET_RESULTS"):
+    if not profile.meaningful:
+        path = Path(os.environ.get("ALEXNET_RESULTS") or tempfile.gettempdir()).expanduser() / "alexnet-results-smoke"
+    elif os.environ.get("ALEXNET_RESULTS"):
         path = Path(os.environ["ALEXNET_RESULTS"]).expanduser()
-    elif not profile.meaningful:
-        path = Path(tempfile.gettempdir()) / "alexnet-results-smoke"
     elif _flag("ALEXNET_STORE_RESULTS"):
         path = STORED_RESULTS
     else:

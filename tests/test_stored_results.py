@@ -76,6 +76,9 @@ def test_stored_results_are_package_data_and_readers_write_elsewhere(tmp_path, m
     monkeypatch.setenv("ALEXNET_STORE_RESULTS", "1")  # a maintainer (tools.py run) writes the book's store
     assert results.results_dir(quick) == results.STORED_RESULTS
     assert results.results_dir(get_profile("smoke")) != results.STORED_RESULTS  # smoke never does
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path / "mine"))
+    assert results.results_dir(quick) == tmp_path / "mine"
+    assert results.results_dir(get_profile("smoke")) == tmp_path / "mine" / "alexnet-results-smoke"
 
 
 def test_every_saved_result_records_its_provenance(tmp_path, monkeypatch):
