@@ -250,17 +250,33 @@ def load_folder(folder: Path, image_size: int, name: str, split: str, root: Path
     return ImageSet(name, split, images, labels, meta["classes"], source=str(folder))
 
 
+def _read_cifar_batches(folder: Path, split: str) -> ImageSet:
+    """torchvision's ``cifar-10-batches-py/`` pickles (``data_batch_1..5`` or ``test_batch``, plus
+    ``batches.meta``), read directly: torchvision's own reader also checks each file's md5."""
+    import pickle
+
+    def unpickle(name: str) -> dict:
+        with open(folder / name, "rb") as f:
+            return pickle.load(f, encoding="latin1")
+
+    batches = [unpickle(f"data_batch_{i}") for i in range(1, 6)] if split == "train" else [unpickle("test_batch")]
+    images = np.concatenate([np.asarray(b["data"], dtype=np.uint8).reshape(-1, 3, 32, 32) for b in batches])
+    labels = torch.tensor([y for b in batches for y in b["labels"]])
+    return ImageSet("cifar10", split, torch.from_numpy(images), labels, list(unpickle("batches.meta")["label_names"]),
+                    source=str(folder.parent))
+
+
 def _from_torchvision(spec: DatasetSpec, split: str, root: Path, download: bool, progress: bool) -> ImageSet | None:
     """torchvision's own layouts, downloading if asked; None if absent and not downloadable."""
     from torchvision import datasets
 
     if spec.name == "cifar10":
-        base = root / "cifar10"
-        if not (base / "cifar-10-batches-py").is_dir() and not download:
-            return None
-        ds = datasets.CIFAR10(str(base), train=(split == "train"), download=download)
-        images = torch.from_numpy(np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)))
-        return ImageSet("cifar10", split, images, torch.tensor(ds.targets), list(ds.classes), source=str(base))
+        folder = root / "cifar10" / "cifar-10-batches-py"
+        if not folder.is_dir():
+            if not download:
+                return None
+            datasets.CIFAR10(str(folder.parent), train=(split == "train"), download=True)
+        return _read_cifar_batches(folder, split)
     if spec.name == "imagenette":
         base = root / "imagenette"
         folder = base / "imagenette2-320" / split
@@ -270,6 +286,27 @@ def _from_torchvision(spec: DatasetSpec, split: str, root: Path, download: bool,
             datasets.Imagenette(str(base), split=split, size="320px", download=True)
         return load_folder(folder, spec.image_size, spec.name, split, root, progress)
     return None
+
+
+def on_disk(name: str, split: str = "val", root: str | Path | None = None) -> Path | None:
+    """The folder holding split ``split`` of dataset ``name`` under the data root in one of its accepted layouts
+    (:data:`DATASETS`), or None if it is not there; nothing is downloaded. ``synthetic`` is never on disk."""
+    if name not in DATASETS or name == "synthetic":
+        return None
+    spec = DATASETS[name]
+    split = spec.splits[1] if split in ("val", "test") else split
+    root = Path(root).expanduser().resolve() if root else data_root()
+    candidates = [root / name / split, {"cifar10": root / "cifar10" / "cifar-10-batches-py",
+                                        "imagenette": root / "imagenette" / "imagenette2-320" / split}.get(name)]
+    return next((c for c in candidates if c is not None and c.is_dir()), None)
+
+
+def _imagenette_names(classes: list[str]) -> list[str]:
+    """Imagenette's folders are ImageNet wnids; torchvision knows their words (``n01440764`` → ``tench``)."""
+    from torchvision import datasets
+
+    words = getattr(datasets.Imagenette, "_WNID_TO_CLASS", {})
+    return [words[c][0] if c in words else c for c in classes]
 
 
 def load_imageset(name: str, split: str = "train", *, root: str | Path | None = None, limit: int | None = None,
@@ -310,7 +347,7 @@ def load_imageset(name: str, split: str = "train", *, root: str | Path | None = 
         names = dict(line.split("\t", 1) for line in tsv.read_text().splitlines() if "\t" in line)
         data.class_names = [names.get(c, c).strip() for c in data.classes]
     else:
-        data.class_names = list(data.classes)
+        data.class_names = _imagenette_names(data.classes) if name == "imagenette" else list(data.classes)
     return data.subset(limit)
 
 

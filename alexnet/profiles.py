@@ -1,7 +1,15 @@
-"""Profiles (GUIDE §2): one source, three scales.
+"""Profiles: one source, three scales.
 
 A profile is a small table of sizes. Every chapter reads it once through :func:`get_profile` and prints
 :func:`banner`. ``ALEXNET_PROFILE`` picks it; unset, it is ``full`` with CUDA and ``quick`` without.
+
+Which photos a profile shows is resolved when it is read (:func:`photo_dataset`): the ImageNet sample where it
+is on disk, else Imagenette's validation split (on disk, or downloaded by torchvision on first use), so that a
+chapter runs with nothing but the internet. The banner names what was used.
+
+``smoke`` is synthetic and tiny. With ``ALEXNET_SMOKE_DATA=disk`` it resolves its datasets the way ``quick``
+and ``full`` do, from what is on disk only (never downloading), and falls back to synthetic for what is
+missing; its sizes stay smoke's. The Colab-like test (``tests/test_colab.py``) runs every chapter so.
 """
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from .data import DATASETS, on_disk
 from .errors import AlexNetError
 
 
@@ -17,7 +26,7 @@ from .errors import AlexNetError
 class Profile:
     name: str
     dataset: str  # the small-image dataset the training chapters use
-    photos: str  # the dataset of large photos for the preprocessing / augmentation / inference demos
+    photos: str  # the photos for the preprocessing / augmentation / inference demos (resolved: photo_dataset)
     epochs: int  # the main training run (details of learning, results)
     ablation_epochs: int  # each arm of an ablation
     fig1_epochs: int  # Figure 1: ReLU vs tanh
@@ -37,6 +46,7 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", "synthetic", "synthetic", epochs=2, ablation_epochs=1, fig1_epochs=2,
                      batch_size=32, train_limit=256, val_limit=128, seeds=1,
                      note="smoke: synthetic data and a few steps; the numbers mean nothing"),
+    # photos: the first choice; get_profile resolves it to what is there (photo_dataset)
     "quick": Profile("quick", "cifar10", "imagenet-sample", epochs=30, ablation_epochs=15, fig1_epochs=25,
                      batch_size=128, train_limit=None, val_limit=None, seeds=1,
                      note="quick: real data at laptop scale, minutes on a CPU"),
@@ -46,12 +56,49 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+PHOTO_SOURCES = ("imagenet-sample", "imagenette")  # the photos, first choice first; only Imagenette downloads
+
+
+def photo_dataset(root=None, *, download: bool = True) -> str:
+    """The photo dataset a chapter uses: the first of :data:`PHOTO_SOURCES` on disk under the data root; else
+    ``imagenette`` (torchvision downloads its validation split on first use) when ``download``, else
+    ``synthetic``."""
+    found = next((name for name in PHOTO_SOURCES if on_disk(name, "val", root)), None)
+    return found or ("imagenette" if download else "synthetic")
+
+
+def _smoke_on_disk() -> bool:
+    return os.environ.get("ALEXNET_SMOKE_DATA", "") == "disk"
+
+
 def get_profile(name: str | None = None, **overrides) -> Profile:
-    """The profile named, else ``$ALEXNET_PROFILE``, else ``full`` on CUDA and ``quick`` elsewhere."""
+    """The profile named, else ``$ALEXNET_PROFILE``, else ``full`` on CUDA and ``quick`` elsewhere, with its
+    photo dataset resolved (:func:`photo_dataset`; see the module's docstring for smoke)."""
     name = name or os.environ.get("ALEXNET_PROFILE") or ("full" if torch.cuda.is_available() else "quick")
     if name not in PROFILES:
         raise AlexNetError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} (ALEXNET_PROFILE)")
-    return replace(PROFILES[name], **overrides)
+    profile = PROFILES[name]
+    if profile.meaningful:
+        profile = replace(profile, photos=photo_dataset())
+    elif _smoke_on_disk():
+        real = PROFILES["quick"].dataset
+        profile = replace(profile, photos=photo_dataset(download=False),
+                          dataset=real if on_disk(real, "train") and on_disk(real, "val") else "synthetic")
+    return replace(profile, **overrides)
+
+
+def describe_on_disk(name: str, split: str = "val") -> str:
+    """``name`` and how many images its split holds on disk (``imagenette val, 3,925 images``); for a dataset
+    still to be downloaded, says so."""
+    if name == "synthetic":
+        return "synthetic (generated)"
+    folder = on_disk(name, split)
+    if folder is None:
+        return f"{name} {split} (downloaded on first use)"
+    if name == "cifar10" and folder.name == "cifar-10-batches-py":
+        return f"{name} (torchvision batches)"
+    n = sum(1 for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return f"{name} {DATASETS[name].splits[1] if split in ('val', 'test') else split}, {n:,} images"
 
 
 def default_device() -> torch.device:
@@ -64,8 +111,12 @@ def default_device() -> torch.device:
 
 
 def banner(profile: Profile | None = None, dataset: str | None = None) -> None:
-    """Print the one-line banner every chapter shows near its top: profile, device, dataset."""
+    """Print the one-line banner every chapter shows near its top: profile, device, dataset, and the photos
+    (which dataset, how many images)."""
     p = profile or get_profile()
-    text = f"profile={p.name} · device={default_device()} · dataset={dataset or p.dataset}"
-    text += "  [smoke: synthetic data, a few steps; the numbers below mean nothing]" if not p.meaningful else ""
+    text = f"profile={p.name} · device={default_device()} · dataset={dataset or p.dataset} · " \
+           f"photos={describe_on_disk(p.photos)}"
+    if not p.meaningful:
+        data = "synthetic data" if "synthetic" in (p.dataset, p.photos) else "a few images"
+        text += f"  [smoke: {data}, a few steps; the numbers below mean nothing]"
     print(text)

@@ -1,9 +1,19 @@
 """One machine-readable place for what the chapters measure, so the scorecard never types a number by hand.
 
-Each experiment saves ``<results dir>/<name>.json``: ``{"name", "profile", "scale", "data", "saved_at"}``.
-The results directory is ``$ALEXNET_RESULTS``, else ``book/results`` in a checkout (for quick and full runs,
-so committed chapters and their scorecard agree), else ``~/.cache/alexnet/results``. Smoke runs write to a
-temporary folder instead, so CI never overwrites a real result with a meaningless one.
+Each experiment saves ``<results dir>/<name>.json``: ``{"name", "profile", "scale", "data", "saved_at",
+"provenance"}`` (which code made it: :mod:`alexnet.provenance`).
+
+Two stores:
+
+- **the book's** results, ``alexnet/stored_results/``: shipped with the package (so the scorecard shows them on
+  Colab too) and written only when a maintainer asks, with ``ALEXNET_STORE_RESULTS=1`` (``python book/tools.py
+  run`` sets it);
+- **yours**: where a reader's quick and full runs go, ``$ALEXNET_RESULTS``, else ``~/.cache/alexnet/results``.
+
+Smoke runs write to a folder of their own (``alexnet-results-smoke/``), so they never overwrite a real result
+with a meaningless one.
+:func:`load_results` returns both stores, yours under ``yours/<name>``, so the scorecard shows a reader's run
+beside the book's, each with its scale.
 """
 from __future__ import annotations
 
@@ -14,20 +24,30 @@ import time
 from pathlib import Path
 
 from .checkpoint import atomic_write_bytes
-from .data import repo_root
 from .profiles import Profile, default_device, get_profile
+from .provenance import made_by_current_code, provenance
+
+STORED_RESULTS = Path(__file__).resolve().parent / "stored_results"  # the book's, shipped as package data
+YOURS = "yours/"  # load_results' prefix for a reader's own results
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
 
 
 def results_dir(profile: Profile | None = None) -> Path:
+    """Where this run saves: in smoke, ``alexnet-results-smoke/`` in ``$ALEXNET_RESULTS`` or else the temporary
+    folder (never beside a real result); ``$ALEXNET_RESULTS``; the book's store with ``ALEXNET_STORE_RESULTS=1``
+    (maintainers); else ``~/.cache/alexnet/results``."""
     profile = profile or get_profile()
-    if os.environ.get("ALEXNET_RESULTS"):
-        path = Path(os.environ["ALEXNET_RESULTS"])
-    elif not profile.meaningful:
-        path = Path(tempfile.gettempdir()) / "alexnet-results-smoke"
-    elif repo_root() is not None:
-        path = repo_root() / "book" / "results"
+    if not profile.meaningful:
+        path = Path(os.environ.get("ALEXNET_RESULTS") or tempfile.gettempdir()).expanduser() / "alexnet-results-smoke"
+    elif os.environ.get("ALEXNET_RESULTS"):
+        path = Path(os.environ["ALEXNET_RESULTS"]).expanduser()
+    elif _flag("ALEXNET_STORE_RESULTS"):
+        path = STORED_RESULTS
     else:
-        path = Path.home() / ".cache" / "alexnet" / "results"
+        path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alexnet" / "results"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -39,23 +59,63 @@ def scale(profile: Profile | None = None, *, dataset: str, train_images: int, ep
             "train_images": train_images, "epochs": epochs, **extra}
 
 
-def save_result(name: str, data: dict, scale: dict, profile: Profile | None = None) -> Path:
-    """Save one experiment's numbers (JSON-serialisable ``data``) with the scale they were measured at."""
+def save_result(name: str, data: dict, scale: dict, profile: Profile | None = None, *,
+                seconds: float | None = None, seeds: list[int] | None = None) -> Path:
+    """Save one experiment's numbers (JSON-serialisable ``data``) with the scale they were measured at and their
+    provenance (:func:`alexnet.provenance.provenance`; ``seconds``: the measurement's wall time)."""
     profile = profile or get_profile()
     record = {"name": name, "profile": profile.name, "scale": scale, "data": data,
-              "saved_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+              "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "provenance": provenance(profile.name, scale, seeds=seeds, seconds=seconds)}
     path = results_dir(profile) / f"{name}.json"
     atomic_write_bytes(path, lambda f: f.write(json.dumps(record, indent=1, default=float).encode()))
     return path
 
 
+def _read(folder: Path, source: str) -> dict[str, dict]:
+    out = {}
+    for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        out[p.stem] = {**json.loads(p.read_text()), "source": source}
+    return out
+
+
 def load_result(name: str, profile: Profile | None = None) -> dict | None:
+    """The result ``name`` in the store this profile's runs write to (:func:`results_dir`), or None."""
     path = results_dir(profile) / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
 def load_results(profile: Profile | None = None) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(results_dir(profile).glob("*.json"))}
+    """The book's results by name, and yours (:func:`results_dir`) as ``yours/<name>``; each record's
+    ``source`` is ``"book"`` or ``"yours"``."""
+    out = _read(STORED_RESULTS, "book")
+    own = results_dir(profile)
+    if own.resolve() != STORED_RESULTS.resolve():
+        out.update({YOURS + name: record for name, record in _read(own, "yours").items()})
+    return out
+
+
+def reusable_result(name: str, profile: Profile | None = None, /, **scale) -> dict | None:
+    """A stored result ``name`` made by the code running now at this profile and ``scale``
+    (:func:`alexnet.provenance.made_by_current_code`): yours first, then the book's; None if there is none, in
+    smoke (which always runs), or with ``ALEXNET_RERUN=1``. A heavy cell reuses it instead of training again."""
+    profile = profile or get_profile()
+    if not profile.meaningful or _flag("ALEXNET_RERUN"):
+        return None
+    for folder in (results_dir(profile), STORED_RESULTS):
+        path = folder / f"{name}.json"
+        record = json.loads(path.read_text()) if path.exists() else None
+        if made_by_current_code(record, profile.name, **scale):
+            return record
+    return None
+
+
+def reuse_note(name: str, record: dict, seconds: float | None = None) -> str:
+    """The line a chapter prints when it reuses ``record`` instead of running ``name`` again."""
+    seconds = seconds if seconds is not None else (record.get("provenance") or {}).get("wall_seconds")
+    took = f" ({seconds / 60:.0f} min on {record['scale'].get('device', '?')})" if seconds else ""
+    return (f"[{name}: reusing the result measured on {record.get('saved_at', '?')} by this same code at this "
+            f"scale{took}; set ALEXNET_RERUN=1 to run it again]")
 
 
 class ClaimsTable:

@@ -4,8 +4,10 @@
     python book/tools.py run NOTEBOOK [--profile quick] [--data ../shared/data]
                                                   # execute in place, as the committed outputs are made
 
-``run`` sets ALEXNET_PROFILE, ALEXNET_DATA and ALEXNET_STATIC=1 (static explorers only, no live widgets or
-progress bars in the stored outputs) and prints how long the chapter took.
+``run`` sets ALEXNET_PROFILE, ALEXNET_DATA, ALEXNET_STATIC=1 (static explorers only, no live widgets or
+progress bars in the stored outputs) and ALEXNET_STORE_RESULTS=1 (the chapter's results go to the book's store,
+alexnet/stored_results/, which ships with the package; a reader's runs never write there), and prints how long
+the chapter took.
 """
 from __future__ import annotations
 
@@ -75,7 +77,9 @@ def sync(path: Path) -> bool:
 
 
 def run(path: Path, profile: str, data: str) -> None:
-    env = dict(os.environ, ALEXNET_PROFILE=profile, ALEXNET_STATIC="1", PYTHONWARNINGS="ignore")
+    env = dict(os.environ, ALEXNET_PROFILE=profile, ALEXNET_STATIC="1", ALEXNET_STORE_RESULTS="1",
+               PYTHONWARNINGS="ignore")
+    env.pop("ALEXNET_RESULTS", None)  # it would take precedence over the book's store
     if data:
         env["ALEXNET_DATA"] = str(Path(data).resolve())
     start = time.time()

@@ -88,5 +88,6 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
                seeds=profile.seeds, val_images=len(val_set))
     result = AblationResult(name, results, baseline, deltas, sc)
     if save:
-        save_result(name, {"arms": results, "baseline": baseline, "deltas": deltas}, sc, profile)
+        save_result(name, {"arms": results, "baseline": baseline, "deltas": deltas}, sc, profile,
+                    seconds=sum(r["seconds"] for r in results.values()))
     return result

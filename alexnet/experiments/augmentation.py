@@ -65,7 +65,8 @@ def augmentation_factors() -> list[dict]:
 
 # ------------------------------------------------------------------------------------------- crops + flips
 def load_photos(profile: Profile | None = None, limit: int | None = None) -> ImageSet:
-    """The photo demo set: the ImageNet sample (256×256) in quick/full, synthetic 32 px images in smoke."""
+    """The photo demo set, the profile's resolved ``photos`` (:func:`alexnet.profiles.photo_dataset`): the ImageNet
+    sample or Imagenette's validation split (256×256), synthetic 32 px images in smoke."""
     profile = profile or get_profile()
     splits = DATASETS[profile.photos].splits
     return load_imageset(profile.photos, "val" if "val" in splits else splits[-1], limit=limit, progress=False)

@@ -78,5 +78,6 @@ def depth_ablation(profile: Profile | None = None, *, arms: dict[str, list[str]]
                seeds=profile.seeds, val_images=len(val_set))
     result = AblationResult("depth_ablation", results, baseline, deltas, sc)
     if save:
-        save_result("depth_ablation", {"arms": results, "baseline": baseline, "deltas": deltas}, sc, profile)
+        save_result("depth_ablation", {"arms": results, "baseline": baseline, "deltas": deltas}, sc, profile,
+                    seconds=sum(r["seconds"] for r in results.values()))
     return result

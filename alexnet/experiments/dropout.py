@@ -193,7 +193,7 @@ def dropout_ablation(profile: Profile | None = None, base: dict | None = None, m
     convergence = iterations_to_converge(hist["dropout"], hist["no_dropout"], metric=metric)
     save_result(result.name, {"arms": result.arms, "baseline": result.baseline, "deltas": result.deltas,
                               "convergence_ratio": convergence["ratio"], "convergence": convergence},
-                result.scale, profile)
+                result.scale, profile, seconds=sum(r["seconds"] for r in result.arms.values()))
     return result, convergence, folder / "last.pt"
 
 

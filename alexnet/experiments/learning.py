@@ -529,5 +529,6 @@ def save_main_run(history: list[dict], profile: Profile | None = None, *, datase
             "train_top1_error": last["train_top1_error"], "history": history,
             "paper": {"lr_drops": 3, "epochs": 90}}
     save_result("learning_schedule", data, scale(profile, dataset=dataset, train_images=train_images,
-                                                 epochs=len(history), val_images=val_images), profile)
+                                                 epochs=len(history), val_images=val_images), profile,
+                seconds=sum(h.get("seconds", 0.0) for h in history))
     return data

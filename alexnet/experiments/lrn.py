@@ -12,8 +12,6 @@ normalization and 11% with normalization."
 """
 from __future__ import annotations
 
-import os
-
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
@@ -21,7 +19,7 @@ from torch import nn
 
 from ..lrn import LocalResponseNorm, local_response_norm, lrn_equivalents
 from ..profiles import Profile, get_profile
-from ..results import load_result
+from ..results import reusable_result, reuse_note
 from .ablation import AblationResult, run_ablation
 
 PAPER_LRN_BENEFIT = {"top1": 0.014, "top5": 0.012}  # §3.3, ImageNet: LRN lowers the errors by this much
@@ -207,16 +205,14 @@ def lrn_input_effect(model: nn.Module, x: torch.Tensor) -> dict[str, dict]:
 
 
 def stored_ablation(name: str, profile: Profile | None = None) -> AblationResult | None:
-    """The saved result of ablation ``name`` if it was measured at ``profile``'s scale, else None.
+    """The saved result of ablation ``name`` if the code running now made it at ``profile``'s scale (its
+    epochs and seeds), else None (:func:`alexnet.results.reusable_result`: yours first, then the book's).
 
     Only for meaningful profiles (quick, full): smoke always trains. ``ALEXNET_RERUN=1`` ignores stored results.
     """
     profile = profile or get_profile()
-    if not profile.meaningful or os.environ.get("ALEXNET_RERUN", "") not in ("", "0"):
-        return None
-    record = load_result(name, profile)
-    if (record is None or record.get("profile") != profile.name
-            or record["scale"].get("epochs") != profile.ablation_epochs or record["scale"].get("seeds") != profile.seeds):
+    record = reusable_result(name, profile, epochs=profile.ablation_epochs, seeds=profile.seeds)
+    if record is None:
         return None
     data = record["data"]
     return AblationResult(name, data["arms"], data["baseline"], data["deltas"],
@@ -225,14 +221,13 @@ def stored_ablation(name: str, profile: Profile | None = None) -> AblationResult
 
 def reuse_or_run_ablation(name: str, arms: dict[str, dict], profile: Profile | None = None,
                           **kwargs) -> AblationResult:
-    """:func:`run_ablation`, unless the results store already holds ``name`` at this profile's scale (a heavy cell,
-    gated): then that result is returned and the cell says so."""
+    """:func:`run_ablation`, unless the results store already holds ``name`` made by this code at this
+    profile's scale (a heavy cell, gated): then that result is returned and the cell says so."""
     profile = profile or get_profile()
     stored = stored_ablation(name, profile)
     if stored is not None:
         seconds = sum(arm["seconds"] for arm in stored.arms.values())
-        print(f"[{name}: reusing the result measured on {stored.scale['saved_at']} ({seconds / 60:.0f} min of "
-              f"training on {stored.scale['device']}); set ALEXNET_RERUN=1 to train again]")
+        print(reuse_note(name, {"scale": stored.scale, "saved_at": stored.scale["saved_at"]}, seconds))
         return stored
     return run_ablation(name, arms, profile=profile, **kwargs)
 

@@ -42,7 +42,7 @@ from ..data import ImageSet, load_imageset
 from ..errors import NonFiniteLossError
 from ..model import ACTIVATIONS
 from ..profiles import Profile, default_device, get_profile
-from ..results import save_result, scale
+from ..results import reusable_result, reuse_note, save_result, scale
 from ..train import TrainConfig, train
 
 FIG1_THRESHOLD = 0.25  # Fig. 1's dashed line: 25% training error
@@ -246,7 +246,7 @@ def relu_vs_tanh(profile: Profile | None = None, *, activations=("relu", "tanh")
                  epochs: int | None = None, batch_size: int | None = None, threshold: float = FIG1_THRESHOLD,
                  widths=FIG1_WIDTHS, init: str = "cuda-convnet", seed: int = 0, prune: bool = True,
                  workers: int | None = None, save: bool = True, train_set: ImageSet | None = None,
-                 val_set: ImageSet | None = None, progress: bool | None = None) -> dict:
+                 val_set: ImageSet | None = None, progress: bool | None = None, reuse: bool = True) -> dict:
     """Figure 1: train :class:`FourLayerNet` for each nonlinearity at each learning rate, keep the fastest.
 
     ``lrs`` defaults to the profile's :data:`LR_GRIDS` entry, ``batch_size`` and ``epochs`` to
@@ -268,6 +268,9 @@ def relu_vs_tanh(profile: Profile | None = None, *, activations=("relu", "tanh")
     If tanh never reaches the threshold the ratio is a lower bound: ``(epochs + 1) / relu's epochs``.
     ``speedup`` repeats the measure at the higher error levels of :data:`SPEEDUP_THRESHOLDS`, for the chosen
     runs (the rates chosen for 25%), so a run too short for 25% still shows the trend.
+
+    With ``reuse`` (quick and full only), a stored ``fig1_relu_tanh`` made by this same code at this scale
+    (:func:`alexnet.results.reusable_result`) is returned instead of training again, and the cell says so.
     """
     profile = profile or get_profile()
     lrs = tuple(sorted(lrs or LR_GRIDS.get(profile.name, LR_GRIDS["quick"]), reverse=True))
@@ -278,6 +281,15 @@ def relu_vs_tanh(profile: Profile | None = None, *, activations=("relu", "tanh")
     if workers is None:
         on_cpu = default_device().type == "cpu"
         workers = min(len(activations), _cpu_count()) if on_cpu and profile.meaningful else 1
+    sc = scale(profile, dataset=train_set.name, train_images=len(train_set), epochs=epochs,
+               batch_size=batch_size, crop=train_set.crop_size, lr_grid=list(lrs), init=init, seed=seed,
+               net="-".join(f"conv{w}" for w in widths) + f"-fc{train_set.num_classes}",
+               params=four_layer_param_count(widths, train_set.num_classes, train_set.crop_size))
+    stored = reusable_result("fig1_relu_tanh", profile, **sc) if reuse and list(activations) == ["relu", "tanh"] \
+        and threshold == FIG1_THRESHOLD and prune else None
+    if stored is not None:
+        print(reuse_note("fig1_relu_tanh", stored, stored["data"].get("seconds")))
+        return {**stored["data"], "scale": stored["scale"]}
     common = dict(epochs=epochs, batch_size=batch_size, threshold=threshold, prune=prune, seed=seed,
                   widths=widths, init=init)
     t0 = time.perf_counter()
@@ -310,13 +322,10 @@ def relu_vs_tanh(profile: Profile | None = None, *, activations=("relu", "tanh")
               "lr_at_edge": {act: len(lrs) > 1 and chosen[act] in (min(lrs), max(lrs)) for act in activations},
               "grid": {act: {str(lr): g for lr, g in runs.items()} for act, runs in grid.items()},
               "threshold": threshold, "paper_ratio": PAPER_RATIO, "seconds": time.perf_counter() - t0}
-    sc = scale(profile, dataset=train_set.name, train_images=len(train_set), epochs=epochs,
-               batch_size=batch_size, crop=train_set.crop_size, lr_grid=list(lrs), init=init,
-               net="-".join(f"conv{w}" for w in widths) + f"-fc{train_set.num_classes}",
-               params=four_layer_param_count(widths, train_set.num_classes, train_set.crop_size))
     result["scale"] = sc
     if save:
-        save_result("fig1_relu_tanh", {k: v for k, v in result.items() if k != "scale"}, sc, profile)
+        save_result("fig1_relu_tanh", {k: v for k, v in result.items() if k != "scale"}, sc, profile,
+                    seconds=result["seconds"], seeds=[seed])
     return result
 
 

@@ -11,6 +11,11 @@ the component is *added* (negative = it helps), with ± a rough standard error o
 rates on the test set's ``n`` images, :math:`\\sqrt{e_1(1-e_1)/n + e_2(1-e_2)/n}` (larger of that and the
 spread over seeds).
 
+Each row names the code that made its result (:func:`alexnet.provenance.code_label`) and is flagged when that
+differs from the code of the other rows; results saved before provenance read "code unknown (before
+provenance)". A reader's own run of a claim (``yours/<name>`` in :func:`alexnet.results.load_results`) gets
+its own row beside the book's, labelled "your run" and with its scale.
+
 Verdicts (for a benefit ``b`` the paper reports as ``p`` > 0):
 
 - |b| within one standard error: "same direction, within noise" or "not reproduced at this scale (within noise)";
@@ -20,8 +25,12 @@ Verdicts (for a benefit ``b`` the paper reports as ``p`` > 0):
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
+
+from ..provenance import code_label, code_of
+from ..results import YOURS
 
 NOT_RUN = "not run"
 NOT_MEASURED = "not measured yet"
@@ -36,6 +45,9 @@ class ScoreRow:
     scale: str
     verdict: str
     result: str  # the results file it came from
+    code: str = "—"  # which code made it (code_label), flagged if it differs from the other rows'
+    source: str = "book"  # "book" (shipped with the package) or "yours" (a reader's own run)
+    code_hash: str | None = None  # the source hash behind ``code``; None without provenance
 
 
 @dataclass
@@ -312,31 +324,54 @@ CLAIMS: list[Claim] = [
 ]
 
 
+def _claim_row(c: Claim, results: dict[str, dict], prefix: str = "") -> ScoreRow | None:
+    name = next((n for n in (c.result, c.fallback) if n and prefix + n in results), None)
+    if name is None:
+        return None
+    record = results[prefix + name]
+    try:
+        ours, verdict = c.measure(record)
+    except (KeyError, TypeError, ValueError) as e:  # a result saved in another shape: say so, don't guess
+        ours, verdict = f"unreadable result ({type(e).__name__}: {e})", NOT_MEASURED
+    where = describe_scale(record) + ("" if name == c.result else f" (from `{name}`)")
+    source = record.get("source", "yours" if prefix else "book")
+    if source == "yours":
+        where = "your run: " + where
+    return ScoreRow(c.claim, c.section, c.paper, ours, where, verdict, name, code_label(record), source,
+                    code_of(record))
+
+
+def flag_different_code(rows: list[ScoreRow]) -> list[ScoreRow]:
+    """Mark the rows whose code differs from the code most rows with provenance were made by."""
+    counts = Counter(r.code_hash for r in rows if r.code_hash)
+    if len(counts) > 1:
+        common = counts.most_common(1)[0][0]
+        for r in rows:
+            if r.code_hash and r.code_hash != common:
+                r.code += f" ⚠ not the code of the other rows ({common})"
+    return rows
+
+
 def build_scorecard(results: dict[str, dict], claims: list[Claim] | None = None) -> list[ScoreRow]:
     """One row per claim from the saved results (``{name: record}`` as :func:`alexnet.results.load_results`
-    returns them); missing results read "not run"."""
+    returns them; missing results read "not run"), and beside it a row for a reader's own run of it
+    (``yours/<name>``); rows made by other code than the rest are flagged (:func:`flag_different_code`)."""
     rows = []
     for c in claims or CLAIMS:
-        name = c.result if c.result in results else (c.fallback if c.fallback in results else None)
-        if name is None:
-            rows.append(ScoreRow(c.claim, c.section, c.paper, "—", "—", NOT_RUN, c.result))
-            continue
-        record = results[name]
-        try:
-            ours, verdict = c.measure(record)
-        except (KeyError, TypeError, ValueError) as e:  # a result saved in another shape: say so, don't guess
-            ours, verdict = f"unreadable result ({type(e).__name__}: {e})", NOT_MEASURED
-        where = describe_scale(record) + ("" if name == c.result else f" (from `{name}`)")
-        rows.append(ScoreRow(c.claim, c.section, c.paper, ours, where, verdict, name))
-    return rows
+        book = _claim_row(c, results)
+        rows.append(book or ScoreRow(c.claim, c.section, c.paper, "—", "—", NOT_RUN, c.result))
+        yours = _claim_row(c, results, YOURS)
+        if yours is not None:
+            rows.append(yours)
+    return flag_different_code(rows)
 
 
 def scorecard_markdown(rows: list[ScoreRow]) -> str:
     """The scorecard as a Markdown table."""
-    head = "| claim | § | paper | ours | scale | verdict |\n|---|---|---|---|---|---|\n"
+    head = "| claim | § | paper | ours | scale | code | verdict |\n|---|---|---|---|---|---|---|\n"
     esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
     return head + "\n".join(f"| {esc(r.claim)} | {r.section} | {esc(r.paper)} | {esc(r.ours)} | {esc(r.scale)} | "
-                            f"**{esc(r.verdict)}** |" for r in rows)
+                            f"{esc(r.code)} | **{esc(r.verdict)}** |" for r in rows)
 
 
 def verdict_counts(rows: list[ScoreRow]) -> dict[str, int]:
