@@ -58,8 +58,8 @@ def _resize(u8: torch.Tensor, side: int) -> torch.Tensor:
 def activation_model(prefer_trained: bool = True, seed: int = 0):
     """The net whose activations the chapter shows, how to turn a photo into its input, and a note saying which.
 
-    With a trained CIFAR checkpoint (:func:`alexnet.checkpoint.find_shipped_checkpoint`): that net, fed the photo shrunk to 32×32 minus
-    the CIFAR mean image, centre 28×28. Otherwise the paper's net *at initialisation* (§5's N(0, 0.01²) weights,
+    With a trained CIFAR checkpoint (:func:`alexnet.checkpoint.find_shipped_checkpoint`): that net, fed the photo
+    shrunk to 32×32 minus the CIFAR mean image, centre 28×28. Otherwise the paper's net *at initialisation* (§5's N(0, 0.01²) weights,
     nothing learned), fed the 227 centre crop minus the photo set's mean image. Returns ``(model, prepare, note)`` where
     ``prepare(photo_u8, photos_u8)`` gives the ``1×3×S×S`` input.
     """

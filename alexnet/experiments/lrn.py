@@ -128,7 +128,8 @@ def suppression_vs_gain(a: torch.Tensor, gains, size: int = N, alpha: float = AL
     reading of the constants starts to normalise anything. Conventions: the paper as printed (α, k=2),
     cuda-convnet / torch (α/n, k=2) and Caffe (α/n, k=1).
     """
-    readings = {f"paper as printed (α, k={K:g})": (alpha, K), f"cuda-convnet = torch (α/n, k={K:g})": (alpha / size, K),
+    readings = {f"paper as printed (α, k={K:g})": (alpha, K),
+                f"cuda-convnet = torch (α/n, k={K:g})": (alpha / size, K),
                 "Caffe (α/n, k=1)": (alpha / size, 1.0)}
     out = {"gains": list(gains)}
     for name, (al, k) in readings.items():

@@ -21,7 +21,8 @@ from ..parallel import ModelParallelAlexNet
 
 # ------------------------------------------------------------------------------------------ timing (≥2 GPUs)
 
-def time_training_steps(model: torch.nn.Module, *, batch_size: int = paper.BATCH_SIZE, input_size: int = paper.INPUT_SIDE, steps: int = 20,
+def time_training_steps(model: torch.nn.Module, *, batch_size: int = paper.BATCH_SIZE,
+                        input_size: int = paper.INPUT_SIDE, steps: int = 20,
                         warmup: int = 5, device=None) -> float:
     """Images per second of plain training steps (forward, backward, PaperSGD update) on random data, float32."""
     device = torch.device(device or (model.devices[0] if isinstance(model, ModelParallelAlexNet)
@@ -69,7 +70,8 @@ def _ddp_worker(rank: int, world: int, port: int, batch_size: int, steps: int, w
     torch.distributed.destroy_process_group()
 
 
-def ddp_images_per_second(world: int = 2, *, batch_size: int = paper.BATCH_SIZE, steps: int = 20, warmup: int = 5) -> float:
+def ddp_images_per_second(world: int = 2, *, batch_size: int = paper.BATCH_SIZE, steps: int = 20,
+                          warmup: int = 5) -> float:
     """Training images per second of the paper's net under DDP over ``world`` processes (one per GPU; gloo on
     CPU), global batch ``batch_size``. Launched with ``torch.multiprocessing.spawn``."""
     out = Path(tempfile.mkdtemp(prefix="alexnet-ddp-")) / "speed.json"
