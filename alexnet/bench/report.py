@@ -63,8 +63,8 @@ def format_report(r: dict) -> str:
 
 
 def targets(r: dict) -> list[dict]:
-    """The issue's targets next to what this run measured: ``target``, ``measured``, ``met`` (True/False, or None
-    where the target does not apply to this device)."""
+    """The performance appendix's targets next to what this run measured: ``target``, ``measured``, ``met``
+    (True/False, or None where the target does not apply to this device)."""
     gpu = r["device"].startswith("cuda")
     h100 = gpu and "H100" in r["device_name"]
     lrn = r["lrn"]["speedup"]
