@@ -168,8 +168,8 @@ class ModelParallelAlexNet(nn.Module):
       ``model.to(device)`` cannot collapse the split. Give the trainer ``device=devices[0]``.
     """
 
-    def __init__(self, num_classes: int = 1000, *, devices=None, arch: str = "alexnet", lrn_halo: bool = True,
-                 source: AlexNet | None = None, **switches):
+    def __init__(self, num_classes: int = paper.ILSVRC_CLASSES, *, devices=None, arch: str = "alexnet",
+                 lrn_halo: bool = True, source: AlexNet | None = None, **switches):
         super().__init__()
         source = source if source is not None else build_model(arch, num_classes, **switches)
         _check_groupable(source)

@@ -126,7 +126,7 @@ class TrafficComparison:
 
 
 def traffic_comparison(model: str | ModelParallelAlexNet = "alexnet", num_classes: int | None = None, *,
-                       batch_size: int = 128, world: int = 2) -> TrafficComparison:
+                       batch_size: int = paper.BATCH_SIZE, world: int = paper.NUM_GPUS) -> TrafficComparison:
     """Count the bytes that cross between the towers (one forward + backward) and set them against a ring
     all-reduce of all parameters over ``world`` GPUs (float32 throughout).
 
