@@ -6,7 +6,8 @@
     from those kernel maps in layer 3 which reside on the same GPU." (§3.2)
 
 :class:`ModelParallelAlexNet` splits every layer of a grouped :class:`~alexnet.model.AlexNet` by its *output*
-units: tower A (device 0) holds the first half of conv1…fc8's kernels/neurons, tower B (device 1) the second.
+units: GPU 1's tower (``tower_a``, device 0) holds the first half of conv1…fc8's kernels/neurons, GPU 2's
+(``tower_b``, device 1) the second.
 conv2, conv4 and conv5 are the grouped layers, so each tower's half sees only its own maps and needs nothing
 from the other device. Activations cross exactly where the paper crosses:
 
@@ -17,7 +18,7 @@ crossing    what moves (each way, per image, paper net)                      why
 ``fc6``     each tower's flattened pool5 (128×6×6 = 4608)                    fc6 sees all 9216 inputs
 ``fc7``     each tower's half of fc6 (2048)                                  fc7 sees all 4096
 ``fc8``     each tower's half of fc7 (2048)                                  fc8 sees all 4096
-``logits``  tower B's half of the 1000 scores, B → A only                    the loss lives on device 0
+``logits``  GPU 2's half of the 1000 scores, to GPU 1 only                   the loss lives on device 0
 ==========  ==============================================================  ==============================
 
 plus ``input`` (the batch, device 0 → device 1; the paper loaded it onto each GPU from host memory) and, by
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from . import paper
 from .errors import AlexNetError
 from .model import AlexNet, build_model
 
@@ -55,7 +57,7 @@ class TrafficLog:
     """Bytes copied between the two devices, per crossing label and direction (``forward`` activations,
     ``backward`` their gradients), and the number of images that went forward."""
     bytes: dict = field(default_factory=dict)
-    sent: dict = field(default_factory=dict)  # {label: [bytes sent by tower A's device, by tower B's]}
+    sent: dict = field(default_factory=dict)  # {label: [bytes sent by GPU 1's device, by GPU 2's]}
     images: int = 0
 
     def add(self, label: str, direction: str, nbytes: int, sender: int) -> None:
@@ -150,7 +152,8 @@ def _default_devices() -> tuple[str, str]:
 
 
 class ModelParallelAlexNet(nn.Module):
-    """§3.2's net on two devices: tower A on ``devices[0]``, tower B on ``devices[1]``.
+    """§3.2's net on two devices: GPU 1's tower (``tower_a``) on ``devices[0]``, GPU 2's (``tower_b``) on
+    ``devices[1]``.
 
     Build it fresh (``ModelParallelAlexNet(num_classes, devices=..., arch=..., **switches)``, the same switches
     as :class:`~alexnet.model.AlexNet`) or split an existing grouped model with :meth:`from_grouped`; join it
@@ -165,8 +168,8 @@ class ModelParallelAlexNet(nn.Module):
       ``model.to(device)`` cannot collapse the split. Give the trainer ``device=devices[0]``.
     """
 
-    def __init__(self, num_classes: int = 1000, *, devices=None, arch: str = "alexnet", lrn_halo: bool = True,
-                 source: AlexNet | None = None, **switches):
+    def __init__(self, num_classes: int = paper.ILSVRC_CLASSES, *, devices=None, arch: str = "alexnet",
+                 lrn_halo: bool = True, source: AlexNet | None = None, **switches):
         super().__init__()
         source = source if source is not None else build_model(arch, num_classes, **switches)
         _check_groupable(source)
@@ -234,7 +237,8 @@ class ModelParallelAlexNet(nn.Module):
         AlexNet.check_input(self, x)
 
     def _cross(self, x: torch.Tensor, to: int, label: str) -> torch.Tensor:
-        """Move ``x`` from the other tower's device to tower ``to``'s (0: A, 1: B), counting the bytes."""
+        """Move ``x`` from the other tower's device to tower ``to``'s (0: GPU 1, 1: GPU 2), counting the
+        bytes."""
         return Crossing.apply(x, self.devices[to], self.traffic, label, 1 - to)
 
     def _note(self, stage: str, a: torch.Tensor, b: torch.Tensor | None) -> None:
@@ -259,7 +263,8 @@ class ModelParallelAlexNet(nn.Module):
         return a, b
 
     def _crossed(self, a: torch.Tensor, b: torch.Tensor, label: str):
-        """Both towers' outputs, joined on each device: A's inputs [a | b→d0], B's inputs [a→d1 | b]."""
+        """Both towers' outputs, joined on each device: GPU 1's inputs [a | b→d0], GPU 2's inputs
+        [a→d1 | b]."""
         return torch.cat([a, self._cross(b, 0, label)], 1), torch.cat([self._cross(a, 1, label), b], 1)
 
     def _hidden(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -313,9 +318,10 @@ def measure_crossings(model: ModelParallelAlexNet, *, batch_size: int = 2, input
                       backward: bool = True) -> TrafficLog:
     """One forward (and backward) pass of a random batch; the model's :class:`TrafficLog`, reset first.
 
-    ``input_size`` defaults to 227 for the paper's stem and 28 for the CIFAR stem.
+    ``input_size`` defaults to the paper's 227 (:data:`alexnet.paper.INPUT_SIDE`) for its stem and 28 for the CIFAR
+    stem.
     """
-    size = input_size or (227 if model.stem == "imagenet" else 28)
+    size = input_size or (paper.INPUT_SIDE if model.stem == "imagenet" else 28)
     model.traffic.reset()
     x = torch.randn(batch_size, 3, size, size, device=model.devices[0], dtype=next(model.parameters()).dtype)
     out = model(x)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import paper
+from .hooks import layer_outputs
+
 
 @dataclass
 class LayerRow:
@@ -55,24 +58,19 @@ def _macs(module: nn.Module, out: torch.Tensor) -> int:
     return 0
 
 
-def layer_table(model: nn.Module, input_size: int | tuple[int, int] = 227) -> LayerTable:
-    """Run one image of ``input_size`` through ``model`` and tabulate every leaf layer, per image."""
+def layer_table(model: nn.Module, input_size: int | tuple[int, int] = paper.INPUT_SIDE) -> LayerTable:
+    """Run one image of ``input_size`` through ``model`` and tabulate every leaf layer, per image, in the order the
+    layers are defined (the outputs come from :func:`alexnet.hooks.layer_outputs`)."""
     h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
-    table, hooks = LayerTable(), []
-    for name, module in model.named_modules():
-        if len(list(module.children())) == 0 and not isinstance(module, nn.Identity):
-            def hook(mod, _inp, out, name=name):
-                table.append(LayerRow(name.split(".")[-1], type(mod).__name__, tuple(out.shape[1:]),
-                                      sum(p.numel() for p in mod.parameters(recurse=False)), _macs(mod, out)))
-            hooks.append(module.register_forward_hook(hook))
+    leaves = {name: m for name, m in model.named_modules()
+              if name and len(list(m.children())) == 0 and not isinstance(m, nn.Identity)}
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            param = next(model.parameters())
-            model(torch.zeros(1, 3, h, w, device=param.device, dtype=param.dtype))
+        param = next(model.parameters())
+        outs = layer_outputs(model, torch.zeros(1, 3, h, w, device=param.device, dtype=param.dtype), leaves)
     finally:
-        for hk in hooks:
-            hk.remove()
         model.train(was_training)
-    return table
+    return LayerTable(LayerRow(name.split(".")[-1], type(m).__name__, tuple(outs[name].shape[1:]),
+                               sum(p.numel() for p in m.parameters(recurse=False)), _macs(m, outs[name]))
+                      for name, m in leaves.items() if name in outs)

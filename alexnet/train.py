@@ -32,6 +32,7 @@ from .evaluate import evaluate
 from .model import build_model
 from .optim import PaperSGD, param_groups
 from .profiles import default_device
+from .torch_state import preserved_torch_state
 from .transforms import BatchAugment, DatasetStats, compute_stats
 
 
@@ -129,6 +130,7 @@ def _autocast(device: torch.device, amp: bool):
     return torch.autocast(device.type, enabled=False)
 
 
+@preserved_torch_state()  # the global switches set below are put back on return
 def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_set: ImageSet | None = None,
           val_set: ImageSet | None = None, progress: bool | None = None, log: bool | None = None,
           on_epoch: Callable[[list[dict]], None] | None = None) -> TrainResult:

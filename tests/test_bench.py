@@ -174,6 +174,22 @@ def test_targets_and_the_figure(tmp_path):
     assert "NOT met" in bench.format_targets(r)
     cpu = {**r, "device": "cpu", "device_name": "CPU", "mfu_a": None}
     assert [t["met"] for t in bench.targets(cpu)] == [True, None, None]
-    fig = bench.plot_benchmark(r)
+    from alexnet.figures.bench import plot_benchmark
+
+    fig = plot_benchmark(r)
     assert len(fig.axes) == 3
     fig.savefig(tmp_path / "bench.png")
+
+
+def test_train_leaves_global_torch_state_as_it_found_it():
+    # the trainer turns deterministic algorithms on for a CPU run; a caller (the benchmark) must not inherit that
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.backends.cudnn.benchmark, torch.get_num_threads())
+    torch.use_deterministic_algorithms(False)
+    try:
+        train(TrainConfig(**{**SMALL, "train_limit": 16}), progress=False)
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+    assert (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.backends.cudnn.benchmark, torch.get_num_threads()) == before

@@ -8,6 +8,7 @@ import torch  # noqa: E402
 
 from alexnet import compute_stats, make_synthetic  # noqa: E402
 from alexnet.experiments import dataset as ds  # noqa: E402
+from alexnet.figures import dataset as dataset_figures  # noqa: E402
 
 
 def test_ilsvrc_scale_is_the_papers_arithmetic():
@@ -51,8 +52,8 @@ def test_class_counts_and_centred_display():
 def test_figures_draw_on_small_images():
     data = make_synthetic(30, seed=0)
     raw = [ds.to_shape(data.images[0], 24, 40)]
-    for fig in (ds.plot_preprocessing(raw), ds.plot_crop_window(data.images[1], 1.5),
-                ds.plot_mean_subtraction(data.images[:2], compute_stats(data.images)),
-                ds.plot_class_grid(data, per_class=2)):
+    for fig in (dataset_figures.plot_preprocessing(raw), dataset_figures.plot_crop_window(data.images[1], 1.5),
+                dataset_figures.plot_mean_subtraction(data.images[:2], compute_stats(data.images)),
+                dataset_figures.plot_class_grid(data, per_class=2)):
         assert fig.axes
         matplotlib.pyplot.close(fig)

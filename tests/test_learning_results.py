@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from alexnet import AlexNetError, alexnet, alexnet_cifar, load_trained, make_synthetic
-from alexnet.checkpoint import load_checkpoint, save_checkpoint
+from alexnet.checkpoint import find_shipped_checkpoint, load_checkpoint, save_checkpoint
 from alexnet.experiments import depth, learning, results_figs, scorecard
 from alexnet.transforms import compute_stats
 
@@ -71,11 +71,18 @@ def test_nearest_neighbours_on_a_toy_embedding():
     assert results_figs.neighbour_label_agreement(idx, torch.tensor([0, 1]), labels) == pytest.approx(0.75)
 
 
-def test_colour_scores_tell_grey_from_colour_towers():
+def test_colour_share_is_the_energy_outside_grey():
+    from alexnet.experiments.colour import colour_score
+
     grey = torch.randn(4, 1, 5, 5).repeat(1, 3, 1, 1)
-    colour = torch.randn(4, 3, 5, 5)
-    t1, t2 = results_figs.tower_colour_scores(torch.cat([grey, colour]))
-    assert t1 < 1e-6 < 0.3 < t2
+    single = torch.zeros(2, 3, 5, 5)
+    single[:, 0] = torch.randn(2, 5, 5)  # one channel only: 2/3 of the energy is not grey
+    w = torch.randn(3, 3, 5, 5)
+    colour = w - w.mean(1, keepdim=True)
+    expected = colour.square().flatten(1).sum(1) / w.square().flatten(1).sum(1)
+    assert colour_score(grey).abs().max() < 1e-6
+    assert torch.allclose(colour_score(single), torch.full((2,), 2 / 3))
+    assert torch.allclose(colour_score(w), expected, atol=1e-6)
 
 
 def _tiny_checkpoint(folder):
@@ -195,7 +202,7 @@ def test_the_shipped_checkpoints_history_shows_the_plateau_rule_at_work():
     drops = learning.lr_drops(history)
     assert drops and all(d["to"] == pytest.approx(d["from"] / 10) for d in drops)
     # ReduceLROnPlateau divides once more than `patience` epochs in a row have not beaten the best so far
-    patience = load_checkpoint(results_figs.default_checkpoint())["config"]["plateau_patience"]
+    patience = load_checkpoint(find_shipped_checkpoint())["config"]["plateau_patience"]
     first = drops[0]["after_epoch"]
     best_before = min(h["val_top1_error"] for h in history[:first - patience - 1])
     assert all(h["val_top1_error"] >= best_before for h in history[first - patience - 1:first])

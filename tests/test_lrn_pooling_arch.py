@@ -8,7 +8,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from alexnet.experiments import architecture, lrn, pooling  # noqa: E402
+from alexnet.experiments import ablation_report, architecture, lrn, pooling  # noqa: E402
+from alexnet.figures import architecture as architecture_figures  # noqa: E402
+from alexnet.figures import lrn as lrn_figures  # noqa: E402
 from alexnet.lrn import LocalResponseNorm  # noqa: E402
 
 
@@ -79,7 +81,7 @@ def test_conv1_response_shape():
     assert x.shape == (3, 64, 64)
     a = lrn.conv1_response(x)
     assert a.shape == (1, 96, 14, 14) and (a >= 0).all()
-    plt.close(lrn.render_lrn(a, 0))
+    plt.close(lrn_figures.render_lrn(a, 0))
 
 
 def test_conv_output_side_224_is_fractional():
@@ -89,7 +91,7 @@ def test_conv_output_side_224_is_fractional():
 
 def test_draw_towers_returns_axes():
     fig, ax = plt.subplots()
-    out = architecture.draw_towers(ax)
+    out = architecture_figures.draw_towers(ax)
     assert out is ax and len(ax.patches) > 20
     plt.close(fig)
 
@@ -115,10 +117,10 @@ def test_layer_activations_of_scaled_net():
 
 def test_activation_model_prefers_a_trained_checkpoint(tmp_path, monkeypatch):
     from alexnet import alexnet_cifar, compute_stats
-    from alexnet.checkpoint import save_checkpoint
+    from alexnet.checkpoint import find_shipped_checkpoint, save_checkpoint
 
     monkeypatch.setenv("ALEXNET_DATA", str(tmp_path))
-    monkeypatch.setattr(architecture, "repo_root", lambda: None)  # ignore a real checkpoint in the checkout
+    monkeypatch.setattr("alexnet.data.repo_root", lambda: None)  # ignore a real checkpoint in the checkout
     photos = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8)
     _, _, note = architecture.activation_model()
     assert "initialisation" in note
@@ -127,14 +129,14 @@ def test_activation_model_prefers_a_trained_checkpoint(tmp_path, monkeypatch):
     save_checkpoint({"model": model.state_dict(), "stats": stats.state_dict(),
                      "identity": {"arch": "alexnet-cifar", "model": {}, "num_classes": 10}},
                     tmp_path / "checkpoints", "alexnet-cifar.pt")
-    assert architecture.find_cifar_checkpoint() == tmp_path / "checkpoints" / "alexnet-cifar.pt"
+    assert find_shipped_checkpoint() == tmp_path / "checkpoints" / "alexnet-cifar.pt"
     trained, prepare, note = architecture.activation_model()
     assert "trained" in note
     x = prepare(photos[0], photos)
     assert x.shape == (1, 3, 28, 28)
     acts = architecture.layer_activations(trained, x)
     assert acts["conv1"].shape == (48, 28, 28)
-    plt.close(architecture.render_activations(acts, "conv1", title="t"))
+    plt.close(architecture_figures.render_activations(acts, "conv1", title="t"))
 
 
 def test_stored_ablation_is_reused_only_at_the_same_scale(tmp_path, monkeypatch):
@@ -149,26 +151,43 @@ def test_stored_ablation_is_reused_only_at_the_same_scale(tmp_path, monkeypatch)
     data = {"arms": arms, "baseline": "lrn", "deltas": {}}
     save_result("x", data, {"profile": "quick", "epochs": quick.ablation_epochs, "seeds": quick.seeds,
                             "device": "cpu", "dataset": "cifar10", "train_images": 10}, quick)
-    stored = lrn.stored_ablation("x", quick)
+    stored = ablation_report.stored_ablation("x", quick)
     assert stored is not None and stored.arms["lrn"]["val_top1_error"] == 0.4
-    assert lrn.reuse_or_run_ablation("x", {"lrn": {}}, quick).baseline == "lrn"
-    assert lrn.stored_ablation("x", get_profile("quick", ablation_epochs=3)) is None  # another scale
-    assert lrn.stored_ablation("x", get_profile("smoke")) is None  # smoke always trains
+    assert ablation_report.reuse_or_run_ablation("x", {"lrn": {}}, quick).baseline == "lrn"
+    assert ablation_report.stored_ablation("x", get_profile("quick", ablation_epochs=3)) is None  # another scale
+    assert ablation_report.stored_ablation("x", get_profile("smoke")) is None  # smoke always trains
     monkeypatch.setenv("ALEXNET_RERUN", "1")
-    assert lrn.stored_ablation("x", quick) is None
+    assert ablation_report.stored_ablation("x", quick) is None
 
 
-def test_ablation_verdict_counts_standard_errors():
+def test_ablation_verdict_is_the_one_verdict_of_alexnet_stats():
+    from alexnet import paper, stats
     from alexnet.experiments.ablation import AblationResult
 
     arms = {"a": {"val_top1_error": 0.4}, "b": {"val_top1_error": 0.5}}
     res = AblationResult("t", arms, "a", {"b": {"top1": 0.1, "top5": 0.05}}, {"val_images": 10000})
-    text = lrn.ablation_verdict(res, "b", {"top1": 0.004, "top5": 0.003})
-    assert "probably real" in text and "too small to detect" in text
-    assert lrn.sampling_noise(0.5, 100) == pytest.approx(0.05)
+    effect, se, n = ablation_report.top1_effect(res, "b")
+    assert n == 10000 and se == pytest.approx(stats.unpaired_difference_se(0.4, 0.5, 10000))
+    text = ablation_report.ablation_verdict(res, "b", paper.OVERLAP_BENEFIT)
+    assert stats.REPRODUCED in text and f"{paper.OVERLAP_BENEFIT['top1'] / se:.1f} standard errors" in text
+    close = AblationResult("t", arms, "a", {"b": {"top1": 0.001, "top5": 0.0}}, {"val_images": 100})
+    assert stats.WITHIN_NOISE in ablation_report.ablation_verdict(close, "b", paper.OVERLAP_BENEFIT)
 
 
 def test_no_lrn_arm_starts_larger():
     x = torch.randn(16, 3, 28, 28) * 60
     out = lrn.scale_at_init_with_and_without_lrn(x, torch.randint(0, 10, (16,)), 10)
     assert 2.0 < out["no_lrn"]["pool5_std"] / out["lrn"]["pool5_std"] < 3.5
+
+
+@pytest.mark.parametrize("module", ["lrn", "pooling", "towers", "multi_gpu", "colour", "ablation_report",
+                                    "architecture", "dataset", "results_figs"])
+def test_experiments_return_data_and_do_not_draw(module):
+    import ast
+    import importlib
+
+    source = importlib.import_module(f"alexnet.experiments.{module}").__file__
+    tree = ast.parse(open(source, encoding="utf-8").read())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not any(name.split(".")[0] == "matplotlib" for name in imported)

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from alexnet import AlexNetError, TrainConfig, alexnet, alexnet_cifar, load_trained, train
-from alexnet.experiments.towers import (colour_score, draw_devices, equality_report, forward_trace,
-                                        tower_colour_stats, traffic_comparison, train_model_parallel)
+from alexnet.experiments.colour import colour_score, tower_colour_stats
+from alexnet.experiments.towers import equality_report, forward_trace, traffic_comparison, train_model_parallel
+from alexnet.figures.towers import draw_devices
 from alexnet.parallel import PAPER_CROSSINGS, ModelParallelAlexNet, allreduce_bytes_per_gpu, measure_crossings
 
 CPU2 = ("cpu", "cpu")
@@ -142,7 +143,7 @@ def test_colour_score_bounds_and_tower_split():
     assert torch.allclose(colour_score(grey), torch.zeros(4), atol=1e-6)
     assert torch.allclose(colour_score(opponent), torch.ones(4), atol=1e-5)
     stats = tower_colour_stats(torch.cat([grey, opponent]), permutations=500)
-    assert stats["mean_a"] < 1e-5 and stats["mean_b"] > 0.99 and stats["more_colour_specific"] == "B"
+    assert stats["mean_gpu1"] < 1e-5 and stats["mean_gpu2"] > 0.99 and stats["more_colour_specific"] == "GPU 2"
     assert stats["p_value"] < 0.05
 
 

@@ -1,5 +1,6 @@
-"""Results (§6): the error table, Fig. 3 (conv1 kernels by tower), Fig. 4 (top-5 bars, nearest neighbours), and
-the small trained checkpoint that lets a reader without a GPU see them.
+"""Results (§6): the error table, Fig. 3's data (how far conv1 moved; its colour split is
+:mod:`alexnet.experiments.colour`), Fig. 4's data (top-5, nearest neighbours in fc7 space), and the small trained
+checkpoint that lets a reader without a GPU see them. The figures are drawn by :mod:`alexnet.figures.results_figs`.
 
 §6: "Our network achieves top-1 and top-5 test set error rates of 37.5% and 17.0%" (ILSVRC-2010, averaging the
 predictions of ten patches), "39.0% and 18.3%" without; one CNN on ILSVRC-2012 validation: "40.7% and 18.2%".
@@ -16,17 +17,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from .. import paper
+from ..checkpoint import find_shipped_checkpoint, load_checkpoint, save_checkpoint
 from ..data import ImageSet
 from ..evaluate import evaluate, predict
+from ..stats import binomial_se
 from ..transforms import BatchAugment, DatasetStats
-
-# §6, Table 1 and the text: (top-1, top-5) error in percent
-PAPER_RESULTS = {
-    "ILSVRC-2010 test, 1 crop": (39.0, 18.3),
-    "ILSVRC-2010 test, 10 crops": (37.5, 17.0),
-    "ILSVRC-2012 val, 1 CNN": (40.7, 18.2),
-}
 
 # what a checkpoint for readers keeps: enough for load_trained / `python -m alexnet evaluate`, no optimizer state
 SLIM_KEYS = ("format", "model", "identity", "stats", "epoch", "step", "history", "config", "classes")
@@ -52,13 +48,8 @@ def export_checkpoint(src: str | Path, dst: str | Path) -> Path:
     return dst
 
 
-def default_checkpoint() -> Path | None:
-    """``data/checkpoints/alexnet-cifar.pt`` in a checkout (the small model trained on the CIFAR-10 sample)."""
-    from ..data import repo_root
-
-    top = repo_root()
-    path = (top / "data" / "checkpoints" / "alexnet-cifar.pt") if top else None
-    return path if path is not None and path.exists() else None
+# the name learning.shipped_run_history imports; the lookup itself is alexnet.checkpoint's, not a copy
+default_checkpoint = find_shipped_checkpoint
 
 
 # ---------------------------------------------------------------- the error table
@@ -83,55 +74,28 @@ def signed(x: float, digits: int = 1) -> str:
 
 
 def format_error_table(ours: dict, label: str) -> str:
-    """Our numbers next to the paper's, one row per setting, in percent."""
+    """Our numbers next to the paper's (:data:`alexnet.paper.RESULTS`), one row per setting, in percent."""
     lines = [f"{'setting':<50}{'top-1':>8}{'top-5':>8}"]
-    for name, (t1, t5) in PAPER_RESULTS.items():
-        lines.append(f"{'paper, ' + name + ' (1000 classes)':<50}{t1:>7.1f}%{t5:>7.1f}%")
+    for name, err in paper.RESULTS.items():
+        lines.append(f"{f'paper, {name} ({paper.ILSVRC_CLASSES} classes)':<50}{100 * err['top1']:>7.1f}%"
+                     f"{100 * err['top5']:>7.1f}%")
     for key, text in (("centre", "centre crop"), ("ten_crop", "10 crops")):
         lines.append(f"{'ours, ' + label + ', ' + text:<50}{100 * ours[key]['top1']:>7.1f}%"
                      f"{100 * ours[key]['top5']:>7.1f}%")
     gain = ours["centre"]["top1"] - ours["ten_crop"]["top1"], ours["centre"]["top5"] - ours["ten_crop"]["top5"]
-    one, ten = PAPER_RESULTS["ILSVRC-2010 test, 1 crop"], PAPER_RESULTS["ILSVRC-2010 test, 10 crops"]
-    lines.append(f"{'10 crops minus 1 crop: paper (ILSVRC-2010)':<50}{signed(ten[0] - one[0]):>7} {signed(ten[1] - one[1]):>7}")
+    paper_gain = paper.TEN_CROP_BENEFIT
+    lines.append(f"{'10 crops minus 1 crop: paper (ILSVRC-2010)':<50}{signed(-100 * paper_gain['top1']):>7} "
+                 f"{signed(-100 * paper_gain['top5']):>7}")
     lines.append(f"{'10 crops minus 1 crop: ours':<50}{signed(-100 * gain[0]):>7} {signed(-100 * gain[1]):>7}")
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- Fig. 3: conv1 kernels by tower
+def centre_top1_se(ours: dict) -> float:
+    """The binomial standard error of our centre-crop top-1 error (of :func:`error_table`'s result), a fraction."""
+    return binomial_se(ours["centre"]["top1"], ours["n"])
 
 
-def tower_colour_scores(weight: torch.Tensor) -> tuple[float, float]:
-    """How colour-specific each tower's conv1 kernels are: the mean, over kernels, of the share of a kernel's
-    energy that is not the same in R, G and B (0 = grey kernels, larger = colour). First half of the channels is
-    tower 1 (it feeds conv2's first group), second half tower 2 (§3.2)."""
-    w = weight.detach().float()
-    grey = w.mean(1, keepdim=True)
-    share = ((w - grey) ** 2).flatten(1).sum(1) / (w ** 2).flatten(1).sum(1).clamp_min(1e-12)
-    half = len(w) // 2
-    return share[:half].mean().item(), share[half:].mean().item()
-
-
-def plot_conv1_by_tower(weight: torch.Tensor, ncols: int = 8, title: str = "", what: str = "conv1 kernels"):
-    """Fig. 3: conv1's kernels (``K×3×h×w``), tower 1 (first half of the channels) above tower 2, each kernel
-    scaled to [0, 1] on its own."""
-    import matplotlib.pyplot as plt
-
-    from ..plots import kernel_grid
-
-    w = weight.detach().cpu()
-    half = len(w) // 2
-    share1, share2 = tower_colour_scores(w)
-    rows = (half + ncols - 1) // ncols
-    fig, axes = plt.subplots(2, 1, figsize=(ncols * 0.55, 2 * rows * 0.6 + 1.0))
-    kernel_grid(w[:half], ncols=ncols, ax=axes[0], title=f"tower 1: {what} 1–{half} (colour share {share1:.2f})")
-    kernel_grid(w[half:], ncols=ncols, ax=axes[1],
-                title=f"tower 2: {what} {half + 1}–{len(w)} (colour share {share2:.2f})")
-    for ax in axes:
-        ax.title.set_fontsize(8)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+# ---------------------------------------------------------------- Fig. 3: how far training moved the weights
 
 
 def initial_model(info: dict) -> torch.nn.Module:
@@ -166,45 +130,6 @@ def pick_examples(probs: torch.Tensor, labels: torch.Tensor, n: int = 8, seed: i
     return pick
 
 
-def plot_top5(images: torch.Tensor, probs: torch.Tensor, labels: torch.Tensor, class_names: list[str],
-              ncols: int = 4, title: str = ""):
-    """Fig. 4 (left): each image with the five highest softmax probabilities as bars; the correct label's bar
-    is red (as in the paper), and the correct label is written under the image."""
-    import matplotlib.pyplot as plt
-
-    from ..plots import to_display
-
-    n = len(images)
-    rows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(rows * 2, ncols, figsize=(ncols * 2.2, rows * 3.0),
-                             gridspec_kw={"height_ratios": [1.2, 1] * rows}, squeeze=False)
-    for i in range(rows * ncols):
-        r, c = divmod(i, ncols)
-        ax_img, ax_bar = axes[2 * r, c], axes[2 * r + 1, c]
-        ax_img.axis("off")
-        if i >= n:
-            ax_bar.axis("off")
-            continue
-        ax_img.imshow(to_display(images[i]), interpolation="nearest")
-        truth = int(labels[i])
-        ax_img.set_title(class_names[truth], fontsize=8)
-        p, k = probs[i].topk(min(5, probs.shape[1]))
-        colors = ["tab:red" if int(j) == truth else "tab:blue" for j in k]
-        ax_bar.barh(range(len(k))[::-1], p.tolist(), color=colors)
-        ax_bar.set_yticks(range(len(k))[::-1])
-        ax_bar.set_yticklabels([class_names[int(j)][:14] for j in k], fontsize=7)
-        ax_bar.set_xlim(0, 1)
-        ax_bar.tick_params(axis="x", labelsize=6)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-# ---------------------------------------------------------------- Fig. 4 (right): nearest neighbours
-
-
-@torch.no_grad()
 def embed(model: torch.nn.Module, data: ImageSet, stats: DatasetStats, batch_size: int = 256) -> torch.Tensor:
     """The last hidden layer's code (fc7 after ReLU, ``model.penultimate``) of every image's centre crop."""
     device = next(model.parameters()).device
@@ -230,37 +155,6 @@ def neighbour_label_agreement(neighbour_idx: torch.Tensor, query_labels: torch.T
     return (bank_labels[neighbour_idx] == query_labels[:, None]).float().mean().item()
 
 
-def plot_neighbours(query_images: torch.Tensor, query_labels: torch.Tensor, bank: ImageSet,
-                    neighbour_idx: torch.Tensor, class_names: list[str], title: str = ""):
-    """Fig. 4 (right): each test image in the first column, then its nearest training images in fc7 space;
-    a neighbour of another class gets a red frame."""
-    import matplotlib.pyplot as plt
-
-    from ..plots import to_display
-
-    n, k = neighbour_idx.shape
-    fig, axes = plt.subplots(n, k + 1, figsize=((k + 1) * 1.05, n * 1.15), squeeze=False)
-    for r in range(n):
-        axes[r, 0].imshow(to_display(query_images[r]), interpolation="nearest")
-        axes[r, 0].set_title(f"test: {class_names[int(query_labels[r])]}", fontsize=6)
-        for c in range(k):
-            j = int(neighbour_idx[r, c])
-            ax = axes[r, c + 1]
-            ax.imshow(to_display(bank.images[j]), interpolation="nearest")
-            if int(bank.labels[j]) != int(query_labels[r]):
-                for side in ax.spines.values():
-                    side.set_edgecolor("red")
-                    side.set_linewidth(2)
-        for c in range(k + 1):
-            axes[r, c].set_xticks([])
-            axes[r, c].set_yticks([])
-    axes[0, 1].set_title("nearest training images (fc7, Euclidean) →", fontsize=6, loc="left")
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 def pixel_neighbours(query_images: torch.Tensor, bank: ImageSet, k: int = 6) -> torch.Tensor:
     """The same search on raw pixels (the baseline §6.1 contrasts: fc7 neighbours "are not close in L2" pixels)."""
     q = query_images.flatten(1).float()
@@ -275,19 +169,19 @@ def untrained_photo_probabilities(photos: ImageSet, n: int = 4, seed: int = 0) -
     from ..transforms import compute_stats
 
     torch.manual_seed(seed)
-    model = alexnet(1000).eval()
+    model = alexnet(paper.ILSVRC_CLASSES).eval()
     u8 = photos.images[:n]
-    if u8.shape[-1] != 256:  # smoke: synthetic 32 px images; bring them to the paper's 256
-        u8 = F.interpolate(u8.float(), size=256, mode="bilinear", align_corners=False).round().clamp(0, 255)
-        u8 = u8.to(torch.uint8)
-    stats = compute_stats(u8)
-    aug = BatchAugment(stats, 227, "none")
+    if u8.shape[-1] != paper.STORED_SIDE:  # smoke: synthetic 32 px images; bring them to the paper's 256
+        u8 = F.interpolate(u8.float(), size=paper.STORED_SIDE, mode="bilinear", align_corners=False)
+        u8 = u8.round().clamp(0, 255).to(torch.uint8)
+    aug = BatchAugment(compute_stats(u8), paper.INPUT_SIDE, "none")
     with torch.no_grad():
         p = F.softmax(model(aug.eval(u8)), dim=1)
     entropy = -(p * p.clamp_min(1e-30).log()).sum(1)
     return {"max_probability": p.max(1).values.tolist(), "entropy": entropy.tolist(),
             "top1_class": p.argmax(1).tolist(),
-            "uniform_probability": 1 / 1000, "uniform_entropy": float(torch.log(torch.tensor(1000.0)))}
+            "uniform_probability": 1 / paper.ILSVRC_CLASSES,
+            "uniform_entropy": float(torch.log(torch.tensor(float(paper.ILSVRC_CLASSES))))}
 
 
 def train_predictions(model: torch.nn.Module, data: ImageSet, stats: DatasetStats) -> torch.Tensor:
@@ -306,7 +200,7 @@ def results_model(profile=None, *, checkpoint: str | Path | None = None):
     from ..train import TrainConfig, load_trained, model_switches, train
 
     p = profile or get_profile()
-    path = Path(checkpoint) if checkpoint else (default_checkpoint() if p.name == "quick" else None)
+    path = Path(checkpoint) if checkpoint else (find_shipped_checkpoint() if p.name == "quick" else None)
     if path is not None:
         model, stats, state = load_trained(path)
         hist = state.get("history") or [{}]

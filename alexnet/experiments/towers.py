@@ -1,4 +1,4 @@
-"""§3.2, training on multiple GPUs: what the chapter measures about the two towers.
+"""§3.2, training on multiple GPUs: what chapter 3.2 measures about the two towers (GPU 1 and GPU 2).
 
 - :func:`equality_report`: the grouped AlexNet (``groups=2``) and :class:`~alexnet.parallel.ModelParallelAlexNet`
   on the same weights give the same outputs and gradients.
@@ -6,39 +6,33 @@
   backward gradients, counted on the real copies) against data parallelism's ring all-reduce of every gradient.
 - :func:`train_both_ways`: the model-parallel net and the grouped net through the same trainer.
 - :func:`towers_ablation`: the paper's ablation, two towers against one tower with half the kernels
-  (paper: the two-tower net is better by 1.7% top-1 and 1.2% top-5).
-- :func:`colour_score` / :func:`tower_colour_stats`: Fig. 3's specialisation, measured (see :func:`colour_score`).
-- :func:`forward_trace` / :func:`draw_devices`: which device holds what at each step of the forward pass.
-- :func:`multi_gpu_timings`: single device, model-parallel and DDP training steps timed on ≥2 real GPUs.
+  (:data:`alexnet.paper.TOWERS_BENEFIT`).
+- :func:`forward_trace`: which device holds what at each step of the forward pass
+  (drawn by :func:`alexnet.figures.towers.draw_devices`).
+
+Fig. 3's colour split is measured in :mod:`alexnet.experiments.colour`; timings on two real GPUs and the DDP
+comparison are in :mod:`alexnet.experiments.multi_gpu`.
 """
 from __future__ import annotations
 
 import copy
-import json
-import os
-import socket
 import tempfile
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
 import torch
-import torch.nn.functional as F
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from .. import paper
 from ..data import ImageSet, load_imageset
-from ..model import AlexNet, alexnet, build_model, count_parameters
-from ..optim import PaperSGD
+from ..model import AlexNet, build_model, count_parameters
 from ..parallel import LAYERS, PAPER_CROSSINGS, ModelParallelAlexNet, allreduce_bytes_per_gpu, measure_crossings
-from ..plots import kernel_grid
 from ..profiles import Profile, get_profile
 from ..train import TrainConfig, TrainResult, train
 from .ablation import AblationResult, base_config, run_ablation
+from .ablation_report import ablation_verdict, ablation_vs_paper
 
-PAPER_ONE_TOWER_COST = {"top1": 0.017, "top5": 0.012}  # §3.2: one GPU, half the kernels: this much worse
 ABLATION_ARMS = {"two_towers": {}, "one_tower": {"model": {"towers": 1}}}
+CIFAR_INPUT = 28  # the scaled net's training crop
 
 
 # ------------------------------------------------------------------------------------------ equality
@@ -47,7 +41,7 @@ def equality_report(grouped: AlexNet, *, devices=("cpu", "cpu"), batch_size: int
                     seed: int = 0) -> dict:
     """Max |difference| between the grouped net and its two-device split, on one random batch in eval mode:
     outputs, and the gradients of the same loss (joined back into the grouped layout)."""
-    size = input_size or (227 if grouped.stem == "imagenet" else 28)
+    size = input_size or (paper.INPUT_SIDE if grouped.stem == "imagenet" else CIFAR_INPUT)
     dtype = next(grouped.parameters()).dtype
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, 3, size, size, generator=g, dtype=dtype) * 50  # mean-subtracted 0–255 scale
@@ -132,7 +126,7 @@ class TrafficComparison:
 
 
 def traffic_comparison(model: str | ModelParallelAlexNet = "alexnet", num_classes: int | None = None, *,
-                       batch_size: int = 128, world: int = 2) -> TrafficComparison:
+                       batch_size: int = paper.BATCH_SIZE, world: int = paper.NUM_GPUS) -> TrafficComparison:
     """Count the bytes that cross between the towers (one forward + backward) and set them against a ring
     all-reduce of all parameters over ``world`` GPUs (float32 throughout).
 
@@ -142,7 +136,7 @@ def traffic_comparison(model: str | ModelParallelAlexNet = "alexnet", num_classe
     if isinstance(model, str):
         name = model
         torch.manual_seed(0)
-        grouped = build_model(name, num_classes or (1000 if name == "alexnet" else 10))
+        grouped = build_model(name, num_classes or (paper.ILSVRC_CLASSES if name == "alexnet" else 10))
         model = ModelParallelAlexNet.from_grouped(grouped, devices=("cpu", "cpu"))
     else:
         name = "alexnet" if model.stem == "imagenet" else "alexnet-cifar"
@@ -217,8 +211,8 @@ def history_table(runs: dict[str, list[dict]], seconds: bool = False) -> str:
 def towers_ablation(profile: Profile | None = None, base: dict | None = None,
                     checkpoint_dir: str | Path | None = None) -> tuple[AblationResult, Path]:
     """§3.2's ablation through :func:`~alexnet.experiments.run_ablation`, saved as ``towers_ablation``: two towers
-    (baseline) against one tower with half the kernels (``towers=1``). The paper: one tower is worse by 1.7% top-1
-    and 1.2% top-5.
+    (baseline) against one tower with half the kernels (``towers=1``). The paper: one tower is worse by
+    :data:`alexnet.paper.TOWERS_BENEFIT`.
 
     The two-tower arm's weights are kept in ``checkpoint_dir`` (a temporary folder by default) for the
     specialisation measurement; the folder is left out of the saved result. Returns the result and that
@@ -233,109 +227,10 @@ def towers_ablation(profile: Profile | None = None, base: dict | None = None,
 
 
 def ablation_comparison(result: AblationResult) -> str:
-    """Ours against the paper: how much worse one tower with half the kernels is than two towers, with the
-    sampling noise of the difference (one standard error of a difference of two error rates on the test images,
-    treating the arms as independent)."""
-    d = result.deltas["one_tower"]
-    s = result.scale
-    n = s.get("val_images") or 1
-    se = {k: sum(e * (1 - e) / n for e in (result.arms["two_towers"][f"val_{k}_error"],
-                                            result.arms["one_tower"][f"val_{k}_error"])) ** 0.5
-          for k in ("top1", "top5")}
-    return "\n".join([
-        f"{'one tower − two towers':<26}{'top-1':>8}{'top-5':>8}",
-        f"{'paper (ILSVRC-2012 val)':<26}{PAPER_ONE_TOWER_COST['top1']:>+8.1%}{PAPER_ONE_TOWER_COST['top5']:>+8.1%}",
-        f"{'ours':<26}{d['top1']:>+8.1%}{d['top5']:>+8.1%}",
-        f"{'ours: ± 1 standard error':<26}{se['top1']:>8.1%}{se['top5']:>8.1%}",
-        f"ours: {s['dataset']}, {s['train_images']:,} training / {s.get('val_images', '?')} validation images, "
-        f"{s['epochs']} epochs, {s['seeds']} seed(s), profile {s['profile']}, device {s['device']}"])
-
-
-# ------------------------------------------------------------------------------------------ Fig. 3: colour
-
-def colour_score(weight: torch.Tensor) -> torch.Tensor:
-    r"""How colour-specific each conv1 kernel is: the share of its norm that is not grey, from 0 to 1.
-
-    Split a kernel :math:`w \in \mathbb{R}^{3\times h\times w}` into its grey part (at each position, the mean
-    of R, G and B, copied to all three channels) and the rest, :math:`w = \bar w + \tilde w`. The two parts are
-    orthogonal, so :math:`\|w\|^2 = \|\bar w\|^2 + \|\tilde w\|^2`, and
-
-    .. math::
-
-        s(w) = \frac{\|\tilde w\|}{\|w\|}
-             = \frac{\sqrt{\operatorname{mean}_{x,y}\ \operatorname{var}_{c}\, w_{c,x,y}}}
-                    {\sqrt{\operatorname{mean}_{c,x,y}\, w_{c,x,y}^2}}
-
-    i.e. the spread across the colour channels at each position (population std, pooled over positions as an
-    RMS) divided by the kernel's RMS, so the kernel's scale drops out. A kernel that weighs R, G and B alike at
-    every position (a grey edge or blob, the upper rows of Fig. 3) scores 0; one whose RGB weights sum to zero at
-    every position (a pure colour-opponent pattern) scores 1; one that looks at a single channel scores
-    √(2/3) ≈ 0.82. Independent random weights (the initialisation) score about 0.8 too, so an untrained kernel
-    already looks "colourful" by this measure: what training can show is kernels moving *down* towards 0
-    (colour-agnostic) or *up* towards 1 (colour-opponent), away from the initial level.
-    """
-    w = weight.detach().double().cpu()
-    colour = w - w.mean(dim=1, keepdim=True)
-    return (colour.flatten(1).norm(dim=1) / w.flatten(1).norm(dim=1).clamp_min(1e-12)).float()
-
-
-def tower_colour_stats(weight: torch.Tensor, *, permutations: int = 20000, seed: int = 0) -> dict:
-    """The colour score of each conv1 kernel by tower (tower A = the first half of the output channels, the maps
-    conv2's group 0 sees), the difference of the towers' means, and how often a random split of the same
-    kernels into two halves gives a difference at least as large (a permutation p-value)."""
-    scores = colour_score(weight)
-    half = len(scores) // 2
-    a, b = scores[:half], scores[half:]
-    observed = (b.mean() - a.mean()).item()
-    g = torch.Generator().manual_seed(seed)
-    perms = torch.stack([torch.randperm(len(scores), generator=g) for _ in range(permutations)])
-    shuffled = scores[perms]
-    null = shuffled[:, half:].mean(1) - shuffled[:, :half].mean(1)
-    p = ((null.abs() >= abs(observed) - 1e-12).sum().item() + 1) / (permutations + 1)
-    return {"tower_a": a.tolist(), "tower_b": b.tolist(), "mean_a": a.mean().item(), "mean_b": b.mean().item(),
-            "median_a": a.median().item(), "median_b": b.median().item(), "b_minus_a": observed, "p_value": p,
-            "more_colour_specific": "B" if observed > 0 else "A"}
-
-
-def colour_table(stats: dict[str, dict]) -> str:
-    """One row per weight set (e.g. ``{"at initialisation": ..., "after training": ...}``)."""
-    lines = [f"{'conv1 kernels':<22}{'tower A mean':>13}{'tower B mean':>13}{'B − A':>8}{'p (perm.)':>11}"]
-    for name, s in stats.items():
-        lines.append(f"{name:<22}{s['mean_a']:>13.3f}{s['mean_b']:>13.3f}{s['b_minus_a']:>+8.3f}{s['p_value']:>11.3f}")
-    return "\n".join(lines)
-
-
-def plot_tower_colour(trained: torch.Tensor, initial: torch.Tensor | None = None, title: str = ""):
-    """Fig. 3, measured: each tower's conv1 kernels (sorted by colour score) and the scores by tower."""
-    half = trained.shape[0] // 2
-    scores = colour_score(trained)
-    fig = plt.figure(figsize=(11, 4.4))
-    grid = fig.add_gridspec(2, 2, width_ratios=[1.6, 1])
-    towers = (("tower A (device 0)", slice(0, half)), ("tower B (device 1)", slice(half, None)))
-    for row, (name, sl) in enumerate(towers):
-        ax = fig.add_subplot(grid[row, 0])
-        order = torch.argsort(scores[sl])
-        kernel_grid(trained[sl][order], ncols=min(12 if half <= 24 else 16, half), ax=ax)
-        ax.set_title(f"{name}: conv1 kernels, most colour-agnostic first", fontsize=9)
-    ax = fig.add_subplot(grid[:, 1])
-    rng = np.random.default_rng(0)
-    sets = [("after training", trained, 0.0)] + ([("at initialisation", initial, 0.35)] if initial is not None else [])
-    for label, w, shift in sets:
-        s = colour_score(w).numpy()
-        for t, (sl, color) in enumerate(((slice(0, half), "#1f77b4"), (slice(half, None), "#ff7f0e"))):
-            x = t + shift + rng.uniform(-0.08, 0.08, size=len(s[sl]))
-            ax.scatter(x, s[sl], s=12, color=color, alpha=1.0 if shift == 0 else 0.35,
-                       label=f"tower {'AB'[t]}, {label}")
-            ax.hlines(np.mean(s[sl]), t + shift - 0.15, t + shift + 0.15, color="k", lw=1.5)
-    ax.set_xticks([0.175, 1.175] if initial is not None else [0, 1], ["tower A", "tower B"])
-    ax.set_ylabel("colour score (0 = grey, 1 = opponent)")
-    ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=6, loc="lower center")
-    ax.grid(alpha=0.3, axis="y")
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+    """Ours against the paper (§3.2): how much worse one tower with half the kernels is than two towers, with
+    the standard error of our difference and the verdict of :func:`alexnet.stats.verdict`."""
+    return (ablation_vs_paper(result, "one_tower", paper.TOWERS_BENEFIT) + "\n"
+            + ablation_verdict(result, "one_tower", paper.TOWERS_BENEFIT))
 
 
 # ------------------------------------------------------------------------------------------ who holds what
@@ -355,7 +250,7 @@ _CROSSING_AT = {"input": "input", "pool1": "lrn1 halo", "pool2": "lrn2 halo", "c
 
 def forward_trace(model: ModelParallelAlexNet, input_size: int | None = None) -> list[TraceStep]:
     """Run one image through ``model`` and record, per stage, each device's tensor shape and the crossing."""
-    size = input_size or (227 if model.stem == "imagenet" else 28)
+    size = input_size or (paper.INPUT_SIDE if model.stem == "imagenet" else CIFAR_INPUT)
     was_training = model.training
     model.eval()
     model.traffic.reset()
@@ -376,200 +271,3 @@ def forward_trace(model: ModelParallelAlexNet, input_size: int | None = None) ->
         two_way = label not in (None, "input", "logits")
         steps.append(TraceStep(stage, shape_a, shape_b, label, fwd / 2 if two_way else fwd))
     return steps
-
-
-def _fmt_shape(shape) -> str:
-    return "×".join(map(str, shape))
-
-
-def _fmt_bytes(n: float) -> str:
-    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
-
-
-def draw_devices(trace: list[TraceStep], step: int | None = None, devices=("device 0", "device 1"), title: str = ""):
-    """The two towers as two rows of boxes (one per device) with every stage's per-device tensor shape; red
-    arrows mark where activations cross between devices (orange dashed: our LRN halo, grey dashed: the input
-    copy), labelled with the forward bytes per image each way. With ``step``, that stage is highlighted and a
-    caption says what each device holds and what crosses."""
-    n = len(trace)
-    fig, ax = plt.subplots(figsize=(min(1.1 * n + 0.4, 14), 3.4 if step is None else 4.1))
-    w, h, ys = 0.64, 0.5, (0.75, -0.25)
-    colours = ("#cfe2f3", "#fce5cd")
-    red, orange, grey = "#cc0000", "#e69138", "#777777"
-    for i, s in enumerate(trace):
-        for row, shape in enumerate((s.shape_a, s.shape_b)):
-            if shape is None:
-                continue
-            hot = step == i
-            ax.add_patch(FancyBboxPatch((i - w / 2, ys[row] - h / 2), w, h, boxstyle="round,pad=0.02",
-                                        fc="#ffe599" if hot else colours[row], ec="k", lw=1.8 if hot else 0.6))
-            ax.text(i, ys[row] + 0.09, s.stage, ha="center", va="center", fontsize=8, weight="bold")
-            ax.text(i, ys[row] - 0.12, _fmt_shape(shape), ha="center", va="center", fontsize=6.5)
-        mid = (ys[0] + ys[1]) / 2
-        if s.crossing == "input":  # the batch, copied from device 0 to device 1
-            ax.add_patch(FancyArrowPatch((i, ys[0] - h / 2), (i, ys[1] + h / 2), arrowstyle="-|>", mutation_scale=9,
-                                         color=grey, lw=1.2, linestyle="--"))
-            ax.text(i + 0.05, mid, _fmt_bytes(s.bytes_each_way), ha="left", va="center", fontsize=6.5, color=grey)
-        if i == 0:
-            continue
-        for row in (0, 1):  # within each tower: no communication
-            before, now = (trace[i - 1].shape_a, trace[i - 1].shape_b)[row], (s.shape_a, s.shape_b)[row]
-            if before is not None and now is not None:
-                ax.add_patch(FancyArrowPatch((i - 1 + w / 2, ys[row]), (i - w / 2, ys[row]), arrowstyle="-|>",
-                                             mutation_scale=8, color="#444444", lw=0.8))
-        if s.crossing and s.crossing != "input":
-            halo = "halo" in s.crossing
-            color = orange if halo else red
-            pairs = ((1, 0),) if s.crossing == "logits" else ((0, 1), (1, 0))
-            for r0, r1 in pairs:
-                ax.add_patch(FancyArrowPatch((i - 1 + w / 2, ys[r0] + (0.1 if r0 == 0 else -0.1)),
-                                             (i - w / 2, ys[r1] + (0.1 if r1 == 0 else -0.1)), arrowstyle="-|>",
-                                             mutation_scale=9, color=color, lw=1.5, linestyle="--" if halo else "-"))
-            ax.text(i - 0.5, mid, _fmt_bytes(s.bytes_each_way), ha="center", va="center", fontsize=6.5, color=color,
-                    weight="bold", bbox=dict(fc="white", ec="none", pad=0.8))
-    ax.text(-0.4, ys[0] + 0.38, f"tower A · {devices[0]}", fontsize=8.5, color="#1f4e79", weight="bold")
-    ax.text(-0.4, ys[1] - 0.45, f"tower B · {devices[1]}", fontsize=8.5, color="#9c5700", weight="bold")
-    ax.text(n - 0.6, ys[1] - 0.45, "red: crossings of the paper · orange dashed: LRN halo (ours) · "
-            "grey dashed: input copy · labels: forward bytes per image, each way", fontsize=7, ha="right",
-            color="#333333")
-    ax.set_xlim(-0.45, n - 0.5)
-    ax.set_ylim(ys[1] - 0.55 - (0.6 if step is not None else 0), ys[0] + 0.5)
-    ax.axis("off")
-    if step is not None:
-        s = trace[step]
-        other = _fmt_shape(s.shape_b) if s.shape_b is not None else "nothing"
-        held = f"{devices[0]} holds {_fmt_shape(s.shape_a)}, {devices[1]} holds {other}"
-        if s.crossing is None:
-            moved = "no communication: each tower works on its own maps"
-        elif s.crossing == "input":
-            moved = f"the image batch is copied to the second device ({_fmt_bytes(s.bytes_each_way)} per image)"
-        elif s.crossing == "logits":
-            moved = f"tower B's scores go to device 0 for the softmax ({_fmt_bytes(s.bytes_each_way)} per image)"
-        elif "halo" in s.crossing:
-            moved = (f"LRN halo: 2 boundary maps each way ({_fmt_bytes(s.bytes_each_way)} per image each way); "
-                     "not in the paper, needed only to match the one-device grouped net exactly")
-        else:
-            moved = (f"CROSSING into {s.stage}: each device sends its maps to the other, "
-                     f"{_fmt_bytes(s.bytes_each_way)} per image each way (and the same back as gradients)")
-        ax.text(-0.4, ys[1] - 0.7, f"step {step}: {s.stage}. {held} (per image).\n{moved}.", fontsize=8.5, va="top")
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-# ------------------------------------------------------------------------------------------ timing (≥2 GPUs)
-
-def time_training_steps(model: torch.nn.Module, *, batch_size: int = 128, input_size: int = 227, steps: int = 20,
-                        warmup: int = 5, device=None) -> float:
-    """Images per second of plain training steps (forward, backward, PaperSGD update) on random data, float32."""
-    device = torch.device(device or (model.devices[0] if isinstance(model, ModelParallelAlexNet)
-                                     else next(model.parameters()).device))
-    opt = PaperSGD(model.parameters(), lr=0.01)
-    x = torch.randn(batch_size, 3, input_size, input_size, device=device)
-    y = torch.randint(0, 1000, (batch_size,), device=device)
-    model.train()
-
-    def sync():
-        if torch.cuda.is_available():
-            for i in range(torch.cuda.device_count()):
-                torch.cuda.synchronize(i)
-
-    for i in range(warmup + steps):
-        if i == warmup:
-            sync()
-            t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    sync()
-    return batch_size * steps / (time.perf_counter() - t0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ddp_worker(rank: int, world: int, port: int, batch_size: int, steps: int, warmup: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    cuda = torch.cuda.is_available()
-    torch.distributed.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world)
-    device = torch.device("cuda", rank) if cuda else torch.device("cpu")
-    if cuda:
-        torch.cuda.set_device(device)
-    torch.manual_seed(0)
-    net = torch.nn.parallel.DistributedDataParallel(alexnet().to(device), device_ids=[rank] if cuda else None)
-    speed = time_training_steps(net, batch_size=batch_size // world, steps=steps, warmup=warmup, device=device)
-    torch.distributed.barrier()
-    if rank == 0:
-        Path(out).write_text(json.dumps({"images_per_second": speed * world}))
-    torch.distributed.destroy_process_group()
-
-
-def ddp_images_per_second(world: int = 2, *, batch_size: int = 128, steps: int = 20, warmup: int = 5) -> float:
-    """Training images per second of the paper's net under DDP over ``world`` processes (one per GPU; gloo on
-    CPU), global batch ``batch_size``. Launched with ``torch.multiprocessing.spawn``."""
-    out = Path(tempfile.mkdtemp(prefix="alexnet-ddp-")) / "speed.json"
-    torch.multiprocessing.spawn(_ddp_worker, args=(world, _free_port(), batch_size, steps, warmup, str(out)),
-                                nprocs=world, join=True)
-    return json.loads(out.read_text())["images_per_second"]
-
-
-def multi_gpu_timings(*, batch_size: int = 128, steps: int = 20) -> dict:
-    """The paper's net (227×227, float32), training images per second: one GPU (grouped), the two towers on two
-    GPUs (§3.2), and DDP on two GPUs. Needs at least two CUDA devices."""
-    if torch.cuda.device_count() < 2:
-        raise RuntimeError("multi_gpu_timings needs at least two CUDA devices")
-    torch.manual_seed(0)
-    single = time_training_steps(alexnet().to("cuda:0"), batch_size=batch_size, steps=steps)
-    torch.manual_seed(0)
-    split = ModelParallelAlexNet.from_grouped(alexnet(), devices=("cuda:0", "cuda:1"))
-    towers = time_training_steps(split, batch_size=batch_size, steps=steps)
-    ddp = ddp_images_per_second(2, batch_size=batch_size, steps=steps)
-    return {"single_gpu": single, "model_parallel_2gpu": towers, "ddp_2gpu": ddp, "batch_size": batch_size,
-            "gpu": torch.cuda.get_device_name(0)}
-
-
-# ------------------------------------------------------------------------------------------ DDP, as a reader runs it
-
-def ddp_command(processes: int, *args: str) -> list[str]:
-    """``python -m torch.distributed.run --standalone --nproc_per_node=N -m alexnet ARGS`` (one machine)."""
-    import sys
-
-    launcher = (["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-                if processes > 1 else [])
-    return [sys.executable, *launcher, "-m", "alexnet", *args]
-
-
-def compare_ddp_with_one_process(workdir: str | Path, *, processes: int = 2, epochs: int = 1, batch_size: int = 32,
-                                 train_limit: int = 128, val_limit: int = 32, timeout: int = 600) -> dict:
-    """Train the same recipe (synthetic data, dropout 0, global batch ``batch_size``) with the CLI twice: under
-    torchrun with ``processes`` gloo processes, and as one process. Returns the largest weight difference, both
-    histories, the files each run wrote and the wall time of each launch (start-up included)."""
-    import subprocess
-    import sys
-
-    workdir = Path(workdir)
-    package_parent = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, OMP_NUM_THREADS="1", ALEXNET_STATIC="1",
-               PYTHONPATH=package_parent + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    common = ["train", "--dataset", "synthetic", "--epochs", str(epochs), "--batch-size", str(batch_size),
-              "--train-limit", str(train_limit), "--val-limit", str(val_limit), "--dropout", "0", "--device", "cpu",
-              "--quiet"]
-    runs = {}
-    for name, n in (("ddp", processes), ("one_process", 1)):
-        folder = workdir / name
-        t0 = time.perf_counter()
-        done = subprocess.run(ddp_command(n, *common, "--checkpoint-dir", str(folder)), env=env, cwd=workdir,
-                              capture_output=True, text=True, timeout=timeout)
-        if done.returncode != 0:
-            raise RuntimeError(f"{name} run failed:\n{done.stderr[-2000:]}")
-        state = torch.load(folder / "last.pt", map_location="cpu", weights_only=False)
-        runs[name] = {"state": state, "seconds": time.perf_counter() - t0,
-                      "files": sorted(p.name for p in folder.iterdir())}
-    a, b = runs["ddp"]["state"]["model"], runs["one_process"]["state"]["model"]
-    return {"processes": processes, "max_weight_diff": max((a[k] - b[k]).abs().max().item() for k in a),
-            "histories": {k: r["state"]["history"] for k, r in runs.items()},
-            "files": {k: r["files"] for k, r in runs.items()}, "seconds": {k: r["seconds"] for k, r in runs.items()}}

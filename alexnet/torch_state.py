@@ -1,0 +1,28 @@
+"""Leave PyTorch's global settings as they were found: the trainer changes some for its run (§5's recipe on this
+machine), and whoever calls it (a chapter, the benchmark, a test) should not inherit them."""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+@contextlib.contextmanager
+def preserved_torch_state():
+    """Restore, on exit (also after an exception), the global switches training may change: deterministic
+    algorithms (and their warn-only flag), cuDNN's autotuning and determinism, and the number of CPU threads.
+
+    Random number generators are *not* restored: seeding them is what a caller asks the trainer to do. Works as a
+    decorator too: ``@preserved_torch_state()``.
+    """
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    benchmark, cudnn_deterministic = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = benchmark, cudnn_deterministic
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
