@@ -1,27 +1,33 @@
-"""The reproduction scorecard: every quantitative claim of the paper, its number, ours, the scale, and a verdict.
+r"""The reproduction scorecard: every claim of :data:`alexnet.paper.CLAIMS`, the paper's value, ours, the scale, the
+statistic behind the verdict, and the verdict.
 
-Nothing here is typed in from a run: :func:`build_scorecard` reads the results the chapters saved
-(:func:`alexnet.results.load_results`) and returns one :class:`ScoreRow` per claim. A claim whose result file is
-absent reads "not run"; a result without the arm a claim needs reads "not measured yet".
+Nothing here is typed in: the rows, their sections, claims and paper values come from the registry
+(:attr:`alexnet.paper.Claim.paper_text`), our numbers from the results the chapters saved
+(:func:`alexnet.results.load_results`), and every verdict from :func:`alexnet.stats.verdict` or
+:func:`alexnet.stats.ratio_verdict` (one vocabulary, two standard errors). A claim whose result file is absent
+reads "not run"; a result without the arm a claim needs reads "not measured yet".
 
-Ablations are read from their arms, not from their ``deltas``: the arm that removes the component is found by
-its overrides (``{"model": {"lrn": False}}``, ``{"augment": "crop_flip"}``, ...), so the comparison does not
-depend on which arm a chapter chose as its baseline. Ours is shown in the paper's sign: the change in error when
-the component is *added* (negative = it helps), with ± a rough standard error of the difference of two error
-rates on the test set's ``n`` images, :math:`\\sqrt{e_1(1-e_1)/n + e_2(1-e_2)/n}` (larger of that and the
-spread over seeds).
-
-Verdicts (for a benefit ``b`` the paper reports as ``p`` > 0):
-
-- |b| within one standard error: "same direction, within noise" or "not reproduced at this scale (within noise)";
-- otherwise "reproduced" for ``p/2 ≤ b ≤ 3p``, "same direction, smaller" / "same direction, larger" outside that,
-  and "opposite direction at this scale" for ``b < 0``.
+- **Benefits** (a component lowers the error): the two arms are compared image by image where the result stores
+  which validation images each arm got right (:func:`~alexnet.experiments.ablation.compare_arms`: McNemar's
+  paired test, seeds combined); an older result without per-image data falls back to the unpaired standard error
+  of two rates, and the row says so. Ours is in the paper's sign: the change in top-1 error when the component is
+  *added* (negative = it helps).
+- **Overfitting**: the val − train gap with and without the component, the training error measured as
+  validation is (centre crops, eval mode); a result with only the running training error on augmented crops is
+  "inconclusive at this scale".
+- **Ratios** (Figure 1, dropout's iterations): the ratio at every error threshold both runs reach, for every
+  seed, summarised by :func:`alexnet.stats.ratio_interval`.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from typing import Callable
+
+from .. import paper
+from ..stats import (INCONCLUSIVE, NOT_TESTABLE, Paired, binomial_se, describe, ratio_interval, ratio_verdict,
+                     seed_spread, unpaired_difference_se, verdict)
+from .ablation import compare_arms
 
 NOT_RUN = "not run"
 NOT_MEASURED = "not measured yet"
@@ -36,50 +42,15 @@ class ScoreRow:
     scale: str
     verdict: str
     result: str  # the results file it came from
+    statistic: str = ""  # what the verdict rests on
+    id: str = ""  # the claim's id in alexnet.paper.CLAIMS
 
 
 @dataclass
-class Claim:
-    claim: str
-    section: str
-    paper: str
-    result: str  # name of the results file
-    measure: Callable[[dict], tuple[str, str]]  # record → (ours, verdict)
-    fallback: str | None = None  # another result that measures the same thing
-
-
-# ------------------------------------------------------------------------------------------- helpers
-
-
-def verdict_for_benefit(benefit: float, paper: float, se: float = 0.0) -> str:
-    """Compare a measured benefit (error without − error with, > 0 = the component helps) with the paper's."""
-    if abs(benefit) <= se:
-        return "same direction, within noise" if benefit > 0 else "not reproduced at this scale (within noise)"
-    if benefit < 0:
-        return "opposite direction at this scale"
-    if benefit < paper / 2:
-        return "same direction, smaller"
-    if benefit > 3 * paper:
-        return "same direction, larger"
-    return "reproduced"
-
-
-def verdict_for_ratio(ratio: float, paper: float) -> str:
-    """For "×" claims (ReLU 6× faster, dropout 2× the iterations): > 1 is the paper's direction."""
-    if ratio <= 1:
-        return "not reproduced at this scale"
-    if ratio < 1 + (paper - 1) / 2:
-        return "same direction, smaller"
-    if ratio > 2 * paper:
-        return "same direction, larger"
-    return "reproduced"
-
-
-def difference_se(e1: float, e2: float, n: int | None) -> float:
-    """Rough standard error of the difference of two error rates measured on ``n`` test images each."""
-    if not n:
-        return 0.0
-    return math.sqrt(max(e1 * (1 - e1), 0) / n + max(e2 * (1 - e2), 0) / n)
+class Measured:
+    ours: str
+    verdict: str
+    statistic: str = ""
 
 
 def describe_scale(record: dict) -> str:
@@ -129,129 +100,147 @@ def pct(x: float) -> str:
     return "0.0" if float(text) == 0 else text.replace("-", "−")
 
 
-def ablation_measure(removed: Callable[[dict], bool], paper_top1: float, paper_top5: float | None = None):
-    """A measure for "component X reduces the error by p": ours = error(with) − error(without), in points."""
+def _test(effect: float, se: float, pair: Paired | None, n: int | None) -> str:
+    if pair is not None:
+        return (f"paired on {n} images: {pair.b} right only with it, {pair.c} only without; "
+                + describe(effect, se, pair.p_value))
+    return f"unpaired s.e. of two rates on {n} images (this result has no per-image data): " + describe(effect, se)
 
-    def measure(record: dict) -> tuple[str, str]:
+
+# ------------------------------------------------------------------------------------------- measures
+def benefit_measure(removed: Callable[[dict], bool]):
+    """A measure for "component X reduces the error": ours = Δ error from adding it, top-1 (tested) / top-5."""
+
+    def measure(record: dict) -> Measured:
         pair = arm_pair(record["data"], removed)
         if pair is None:
-            return NOT_MEASURED, NOT_MEASURED
+            return Measured(NOT_MEASURED, NOT_MEASURED)
         a, b = pair
         n = record.get("scale", {}).get("val_images")
-        out = []
-        for key in ("val_top1_error", "val_top5_error"):
-            se = max(difference_se(a[key], b[key], n),
-                     math.hypot(a.get("val_top1_std", 0.0), b.get("val_top1_std", 0.0)) if key == "val_top1_error" else 0)
-            out.append((b[key] - a[key], se))
-        (b1, se1), (b5, se5) = out
-        ours = f"{pct(-b1)} ± {100 * se1:.1f} / {pct(-b5)} ± {100 * se5:.1f}"
-        return ours, verdict_for_benefit(b1, paper_top1, se1)
+        effect, se, paired_ = compare_arms(a, b, n)
+        ours = f"{pct(-effect)} ± {100 * se:.1f} / {pct(a['val_top5_error'] - b['val_top5_error'])}"
+        return Measured(ours, verdict(effect, se), _test(effect, se, paired_, n))
 
     return measure
 
 
 def overfitting_measure(removed: Callable[[dict], bool]):
-    """A measure for "without X the net overfits substantially": the val − train error gap, without and with."""
+    """A measure for "without X the net overfits substantially": how much wider the val − train gap is without it,
+    both errors on centre crops in eval mode."""
 
-    def measure(record: dict) -> tuple[str, str]:
+    def measure(record: dict) -> Measured:
         pair = arm_pair(record["data"], removed)
         if pair is None:
-            return NOT_MEASURED, NOT_MEASURED
+            return Measured(NOT_MEASURED, NOT_MEASURED)
         a, b = pair
-        gap_with = a["val_top1_error"] - a["train_top1_error"]
-        gap_without = b["val_top1_error"] - b["train_top1_error"]
+        if "train_eval_top1_error" not in a or "train_eval_top1_error" not in b:
+            gap_a, gap_b = (r["val_top1_error"] - r["train_top1_error"] for r in (a, b))
+            return Measured(f"val−train gap {100 * gap_b:.1f} without vs {100 * gap_a:.1f} with (training error on "
+                            "augmented crops)", INCONCLUSIVE + " (training error measured on augmented crops)",
+                            "none: the training and validation errors were not measured the same way")
         n = record.get("scale", {}).get("val_images")
-        se = difference_se(a["val_top1_error"], b["val_top1_error"], n)
-        ours = f"val−train gap {100 * gap_without:.1f} without vs {100 * gap_with:.1f} with"
-        grows = gap_without - gap_with
-        if grows > se:
-            verdict = "reproduced"
-        elif grows > 0:
-            verdict = "same direction, within noise"
-        else:
-            verdict = "not reproduced at this scale"
-        return ours, verdict
+        effect_val, se_val, _ = compare_arms(a, b, n)  # val error(without) − val error(with)
+        m = [r.get("runs", [{}])[0].get("train_eval_images") or n for r in (a, b)]
+        grows = effect_val - (b["train_eval_top1_error"] - a["train_eval_top1_error"])
+        se = math.sqrt(se_val ** 2 + binomial_se(a["train_eval_top1_error"], m[0]) ** 2
+                       + binomial_se(b["train_eval_top1_error"], m[1]) ** 2)
+        gap_a, gap_b = (r["val_top1_error"] - r["train_eval_top1_error"] for r in (a, b))
+        return Measured(f"val−train gap {100 * gap_b:.1f} without vs {100 * gap_a:.1f} with",
+                        verdict(grows, se), f"gap widens by {describe(grows, se)} (centre crops, eval mode)")
 
     return measure
 
 
-def crop_pair(data: dict) -> tuple[dict, dict] | None:
-    """(centre, ten-crop) errors from a ``ten_crop`` or ``results_table`` result."""
-    c, t = data.get("centre"), data.get("ten_crop")
-    if isinstance(c, dict) and isinstance(t, dict) and "top1" in c and "top1" in t:
-        return c, t
-    return None
-
-
-def ten_crop_measure(record: dict) -> tuple[str, str]:
-    pair = crop_pair(record["data"])
-    if pair is None:
-        return NOT_MEASURED, NOT_MEASURED
-    c, t = pair
-    n = record.get("scale", {}).get("val_images") or record["data"].get("n")
-    se = difference_se(c["top1"], t["top1"], n)
-    ours = f"{pct(t['top1'] - c['top1'])} / {pct(t['top5'] - c['top5'])}"
-    return ours, verdict_for_benefit(c["top1"] - t["top1"], 0.015, se)
-
-
-def headline_measure(record: dict) -> tuple[str, str]:
-    pair = crop_pair(record["data"])
-    if pair is None:
-        return NOT_MEASURED, NOT_MEASURED
-    c, t = pair
-    ours = f"{100 * t['top1']:.1f} / {100 * t['top5']:.1f} (10 crops), {100 * c['top1']:.1f} / {100 * c['top5']:.1f} (1 crop)"
-    return ours, "not comparable (different data: 10 classes)"
-
-
-def fig1_measure(record: dict) -> tuple[str, str]:
+def ten_crop_measure(record: dict) -> Measured:
     data = record["data"]
-    ratio = data.get("ratio")
-    if ratio is None or (isinstance(ratio, float) and not math.isfinite(ratio)):
-        relu = data.get("relu_epochs") or data.get("epochs_relu")
-        if relu is not None:
-            return f"tanh never reached 25% (ReLU: {relu:.1f} epochs)", "same direction (tanh did not get there)"
-        return "no ratio (a run did not reach 25%)", NOT_MEASURED
-    if data.get("ratio_is_lower_bound"):  # tanh never got there: the run only bounds the ratio from below
-        epochs = record.get("scale", {}).get("epochs")
-        ours = f"≥ {ratio:.1f}× (tanh did not reach 25% in {epochs} ep)"
-        if ratio >= 1 + (6.0 - 1) / 2:
-            return ours, "reproduced"
-        return ours, "same direction (lower bound only)" if ratio > 1 else NOT_MEASURED
-    return f"{ratio:.1f}×", verdict_for_ratio(ratio, 6.0)
+    c, t = data.get("centre"), data.get("ten_crop")
+    if not (isinstance(c, dict) and isinstance(t, dict) and "top1" in c and "top1" in t):
+        return Measured(NOT_MEASURED, NOT_MEASURED)
+    n = record.get("scale", {}).get("val_images") or data.get("n")
+    ours = f"{pct(t['top1'] - c['top1'])} / {pct(t['top5'] - c['top5'])}"
+    if "fixed_by_ten_crop" in data:
+        p = Paired(n, data["fixed_by_ten_crop"], data["broken_by_ten_crop"])
+        return Measured(ours, verdict(p.effect, p.se), _test(p.effect, p.se, p, n))
+    effect, se = c["top1"] - t["top1"], unpaired_difference_se(c["top1"], t["top1"], n)
+    return Measured(ours, verdict(effect, se), _test(effect, se, None, n))
 
 
-def dropout_convergence_measure(record: dict) -> tuple[str, str]:
-    ratio = record["data"].get("convergence_ratio")
-    if ratio is None:
-        return "a run did not converge to the threshold", NOT_MEASURED
-    return f"{ratio:.2f}×", verdict_for_ratio(ratio, 2.0)
+def headline_measure(record: dict) -> Measured:
+    c, t = record["data"].get("centre"), record["data"].get("ten_crop")
+    if not (isinstance(c, dict) and isinstance(t, dict)):
+        return Measured(NOT_MEASURED, NOT_MEASURED)
+    ours = (f"{100 * t['top1']:.1f} / {100 * t['top5']:.1f} (10 crops), "
+            f"{100 * c['top1']:.1f} / {100 * c['top5']:.1f} (1 crop)")
+    return Measured(ours, NOT_TESTABLE, paper.CLAIMS["headline"].reproduce)
 
 
-def bias_measure(record: dict) -> tuple[str, str]:
+def _ratio_row(ratios: list[float], head: str) -> Measured:
+    if not ratios:
+        return Measured(head + "; no threshold reached by both runs", INCONCLUSIVE)
+    ratio, low, high = ratio_interval(ratios, [1.0] * len(ratios))
+    noise = "no spread to judge by" if low == high else f"{low:.2f}–{high:.2f}× (± 2 s.e.)"
+    return Measured(head, ratio_verdict(low, high, ratio),
+                    f"mean of {len(ratios)} ratio(s) across thresholds and seeds: {ratio:.2f}×, {noise}")
+
+
+def fig1_measure(record: dict) -> Measured:
+    from .relu import SPEEDUP_THRESHOLDS, speedup_by_threshold
+
+    data = record["data"]
+    if not data.get("curves"):
+        return Measured(NOT_MEASURED, NOT_MEASURED)
+    speed = speedup_by_threshold(data["curves"], SPEEDUP_THRESHOLDS)
+    at = speed.get(f"{paper.FIG1_THRESHOLD:g}", {})
+    if at.get("ratio") is not None:
+        head = f"{at['ratio']:.1f}× at {paper.FIG1_THRESHOLD:.0%}"
+    elif at.get("relu"):
+        head = f"tanh never reached {paper.FIG1_THRESHOLD:.0%} in {record.get('scale', {}).get('epochs')} ep"
+    else:
+        head = f"ReLU never reached {paper.FIG1_THRESHOLD:.0%}"
+    return _ratio_row([r["ratio"] for r in speed.values() if r["ratio"] is not None], head)
+
+
+def dropout_convergence_measure(record: dict) -> Measured:
+    from .dropout import convergence
+
+    pair = arm_pair(record["data"], _no_dropout)
+    if pair is None:
+        return Measured(NOT_MEASURED, NOT_MEASURED)
+    conv = convergence(pair[0]["histories"], pair[1]["histories"])
+    head = "—" if conv["ratio"] is None else f"{conv['ratio']:.2f}× (at the initial learning rate)"
+    return _ratio_row([r["ratio"] for r in conv["ratios"]], head)
+
+
+def bias_measure(record: dict) -> Measured:
     """§5's bias 1 "accelerates the early stages of learning": paper-init arms, bias 1 against bias 0."""
-    arms = record["data"].get("arms", {})
-    one = next((r for r in arms.values() if r.get("init") == "paper" and r.get("bias_init") == 1.0), None)
-    zero = next((r for r in arms.values() if r.get("init") == "paper" and r.get("bias_init") == 0.0), None)
-    if one is None or zero is None or not one.get("epoch_losses") or not zero.get("epoch_losses"):
-        return NOT_MEASURED, NOT_MEASURED
-    n = min(len(one["epoch_losses"]), len(zero["epoch_losses"]))
-    l1, l0 = one["epoch_losses"][n - 1], zero["epoch_losses"][n - 1]
-    ours = f"train loss after {n} ep: {l1:.2f} (bias 1) vs {l0:.2f} (bias 0)"
-    if one.get("diverged_at_step"):
-        return ours + ", bias 1 diverged", "not reproduced at this scale"
-    chance = record["data"].get("chance_loss")
-    if chance is not None and min(l1, l0) > chance - 0.02:
-        ours += ", both still at chance"
-    if l1 < l0 - 0.02:
-        return ours, "reproduced"
-    return ours, "not reproduced at this scale"
+    data, claim = record["data"], paper.CLAIMS["bias_one"]
+    arms = data.get("arms", {})
+    one = [r for r in arms.values() if r.get("init") == "paper" and r.get("bias_init") == 1.0]
+    zero = [r for r in arms.values() if r.get("init") == "paper" and r.get("bias_init") == 0.0]
+    if not one or not zero or not all(r.get("epoch_losses") for r in one + zero):
+        return Measured(NOT_MEASURED, NOT_MEASURED)
+    chance = data.get("chance_loss", math.inf)
+    last = [min(r["epoch_losses"][-1], r["epoch_losses"][0]) for r in one + zero]
+    l1, l0 = (seed_spread([r["epoch_losses"][0] for r in rs]).mean for rs in (one, zero))
+    ours = f"epoch-1 train loss {l1:.2f} (bias 1) vs {l0:.2f} (bias 0)"
+    if any(r.get("diverged_at_step") for r in one):
+        return Measured(ours + ", bias 1 diverged", verdict(-math.inf, 0.0), "divergence")
+    if all(x > chance - 0.02 for x in last):
+        return Measured(ours + f"; both still at chance (ln {round(math.exp(chance))}) after "
+                        f"{len(one[0]['epoch_losses'])} ep: nothing trained", NOT_TESTABLE,
+                        "would test it: " + claim.reproduce)
+    diffs = [z["epoch_losses"][0] - o["epoch_losses"][0] for o, z in zip(one, zero)]
+    spread = seed_spread(diffs)
+    return Measured(ours, verdict(spread.mean, spread.se if spread.n > 1 else None),
+                    f"{spread.n} seed(s); loss difference {spread.mean:+.3f}")
 
 
-def schedule_measure(record: dict) -> tuple[str, str]:
+def schedule_measure(record: dict) -> Measured:
     data = record["data"]
     n = data.get("lr_drops", 0)
-    return (f"{n} drop{'' if n == 1 else 's'} in {data.get('epochs', '?')} ep; "
-            f"val top-1 {100 * data.get('val_top1_error', float('nan')):.1f}"), "recipe followed (no claim to test)"
+    return Measured(f"{n} drop{'' if n == 1 else 's'} in {data.get('epochs', '?')} ep; "
+                    f"val top-1 {100 * data.get('val_top1_error', float('nan')):.1f}", NOT_TESTABLE,
+                    paper.CLAIMS["schedule"].reproduce)
 
 
 def _lrn_off(r):
@@ -263,7 +252,7 @@ def _plain_pool(r):
 
 
 def _one_tower(r):
-    return _model(r).get("towers") == 1
+    return _model(r).get("towers") == 1 or _model(r).get("groups") == 1
 
 
 def _no_pca(r):
@@ -282,61 +271,51 @@ def _shallower(r):
     return bool(_over(r).get("remove"))
 
 
-CLAIMS: list[Claim] = [
-    Claim("ReLU reaches 25% training error faster than tanh (Fig. 1)", "§3.1", "6×", "fig1_relu_tanh",
-          fig1_measure),
-    Claim("Two towers vs one GPU with half the kernels (Δ top-1 / top-5)", "§3.2", "−1.7 / −1.2",
-          "towers_ablation", ablation_measure(_one_tower, 0.017, 0.012)),
-    Claim("Local response normalisation (Δ top-1 / top-5)", "§3.3", "−1.4 / −1.2", "lrn_ablation",
-          ablation_measure(_lrn_off, 0.014, 0.012)),
-    Claim("Overlapping pooling z=3, s=2 vs z=2, s=2 (Δ top-1 / top-5)", "§3.4", "−0.4 / −0.3",
-          "pooling_ablation", ablation_measure(_plain_pool, 0.004, 0.003)),
-    Claim("Without crops and flips: substantial overfitting", "§4.1", "substantial overfitting",
-          "augmentation_ablation", overfitting_measure(_no_aug)),
-    Claim("PCA colour augmentation vs crops + flips (Δ top-1 / top-5)", "§4.1", "< −1 top-1",
-          "augmentation_ablation", ablation_measure(_no_pca, 0.010)),
-    Claim("Ten-crop test averaging vs centre crop (Δ top-1 / top-5)", "§4.1, §6", "−1.5 / −1.3", "ten_crop",
-          ten_crop_measure, fallback="results_table"),
-    Claim("Without dropout: substantial overfitting", "§4.2", "substantial overfitting", "dropout_ablation",
-          overfitting_measure(_no_dropout)),
-    Claim("Dropout roughly doubles the iterations to converge", "§4.2", "≈2×", "dropout_ablation",
-          dropout_convergence_measure),
-    Claim("Bias 1 in conv2/4/5, fc6/7 accelerates early learning (vs 0)", "§5", "faster early loss",
-          "bias_init", bias_measure),
-    Claim("lr ÷10 when the validation error plateaus", "§5", "3 drops in ~90 ep", "learning_schedule",
-          schedule_measure),
-    Claim("Removing a middle conv layer costs top-1 (Δ top-1 / top-5 of keeping it)", "§7", "≈ −2 top-1",
-          "depth_ablation", ablation_measure(_shallower, 0.02)),
-    Claim("Headline error, top-1 / top-5 (ILSVRC-2010 test, 10 crops)", "§6", "37.5 / 17.0 (39.0 / 18.3 with 1)",
-          "results_table", headline_measure),
-]
+# claim id (alexnet.paper.CLAIMS) → (result file, fallback result file, measure)
+MEASURES: dict[str, tuple[str, str | None, Callable[[dict], Measured]]] = {
+    "fig1": ("fig1_relu_tanh", None, fig1_measure),
+    "towers": ("towers_ablation", None, benefit_measure(_one_tower)),
+    "lrn": ("lrn_ablation", None, benefit_measure(_lrn_off)),
+    "pooling": ("pooling_ablation", None, benefit_measure(_plain_pool)),
+    "no_augmentation": ("augmentation_ablation", None, overfitting_measure(_no_aug)),
+    "pca": ("augmentation_ablation", None, benefit_measure(_no_pca)),
+    "ten_crop": ("ten_crop", "results_table", ten_crop_measure),
+    "no_dropout": ("dropout_ablation", None, overfitting_measure(_no_dropout)),
+    "dropout_iterations": ("dropout_ablation", None, dropout_convergence_measure),
+    "bias_one": ("bias_init", None, bias_measure),
+    "schedule": ("learning_schedule", None, schedule_measure),
+    "depth": ("depth_ablation", None, benefit_measure(_shallower)),
+    "headline": ("results_table", None, headline_measure),
+}
 
 
-def build_scorecard(results: dict[str, dict], claims: list[Claim] | None = None) -> list[ScoreRow]:
-    """One row per claim from the saved results (``{name: record}`` as :func:`alexnet.results.load_results`
-    returns them); missing results read "not run"."""
+def build_scorecard(results: dict[str, dict], claims: list[str] | None = None) -> list[ScoreRow]:
+    """One row per claim of :data:`alexnet.paper.CLAIMS` (or of the ids in ``claims``) from the saved results
+    (``{name: record}`` as :func:`alexnet.results.load_results` returns them); missing results read "not run"."""
     rows = []
-    for c in claims or CLAIMS:
-        name = c.result if c.result in results else (c.fallback if c.fallback in results else None)
+    for cid in claims or list(paper.CLAIMS):
+        c = paper.CLAIMS[cid]
+        result, fallback, measure = MEASURES[cid]
+        name = result if result in results else (fallback if fallback in results else None)
         if name is None:
-            rows.append(ScoreRow(c.claim, c.section, c.paper, "—", "—", NOT_RUN, c.result))
+            rows.append(ScoreRow(c.claim, c.section, c.paper_text, "—", "—", NOT_RUN, result, "", cid))
             continue
         record = results[name]
         try:
-            ours, verdict = c.measure(record)
-        except (KeyError, TypeError, ValueError) as e:  # a result saved in another shape: say so, don't guess
-            ours, verdict = f"unreadable result ({type(e).__name__}: {e})", NOT_MEASURED
-        where = describe_scale(record) + ("" if name == c.result else f" (from `{name}`)")
-        rows.append(ScoreRow(c.claim, c.section, c.paper, ours, where, verdict, name))
+            m = measure(record)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:  # a result saved in another shape
+            m = Measured(f"unreadable result ({type(e).__name__}: {e})", NOT_MEASURED)
+        where = describe_scale(record) + ("" if name == result else f" (from `{name}`)")
+        rows.append(ScoreRow(c.claim, c.section, c.paper_text, m.ours, where, m.verdict, name, m.statistic, cid))
     return rows
 
 
 def scorecard_markdown(rows: list[ScoreRow]) -> str:
     """The scorecard as a Markdown table."""
-    head = "| claim | § | paper | ours | scale | verdict |\n|---|---|---|---|---|---|\n"
+    head = "| claim | § | paper | ours | scale | verdict | statistic |\n|---|---|---|---|---|---|---|\n"
     esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
     return head + "\n".join(f"| {esc(r.claim)} | {r.section} | {esc(r.paper)} | {esc(r.ours)} | {esc(r.scale)} | "
-                            f"**{esc(r.verdict)}** |" for r in rows)
+                            f"**{esc(r.verdict)}** | {esc(r.statistic)} |" for r in rows)
 
 
 def verdict_counts(rows: list[ScoreRow]) -> dict[str, int]:
@@ -346,53 +325,40 @@ def verdict_counts(rows: list[ScoreRow]) -> dict[str, int]:
     return counts
 
 
-# the rows the bar chart compares: (label, result, component-removed predicate or None for ten crops, paper Δ top-1)
-DELTA_ROWS = [("two towers", "towers_ablation", _one_tower, -1.7), ("LRN", "lrn_ablation", _lrn_off, -1.4),
-              ("overlapping pools", "pooling_ablation", _plain_pool, -0.4),
-              ("PCA colour", "augmentation_ablation", _no_pca, -1.0), ("ten crops", "ten_crop", None, -1.5),
-              ("a middle conv layer (conv4)", "depth_ablation", _shallower, -2.0)]
+# the rows the bar chart compares: (label, claim id)
+DELTA_ROWS = [("two towers", "towers"), ("LRN", "lrn"), ("overlapping pools", "pooling"), ("PCA colour", "pca"),
+              ("ten crops", "ten_crop"), ("a middle conv layer (conv4)", "depth")]
 
 
 def delta_comparison(results: dict[str, dict]) -> list[dict]:
     """Paper's and our Δ top-1 (points; negative = the component helps) with our ± standard error, for the
-    ablations that report one number; rows without a result are left out."""
+    claims that report one number; rows without a result are left out. Drawn by
+    :func:`alexnet.figures.scorecard.plot_deltas`."""
     out = []
-    for label, name, removed, paper in DELTA_ROWS:
-        record = results.get(name) or (results.get("results_table") if name == "ten_crop" else None)
+    for label, cid in DELTA_ROWS:
+        result, fallback, _ = MEASURES[cid]
+        record = results.get(result) or (results.get(fallback) if fallback else None)
         if record is None:
             continue
-        data = record["data"]
-        n = record.get("scale", {}).get("val_images") or data.get("n")
-        if removed is None:
-            pair = crop_pair(data)
-            if pair is None:
+        data, n = record["data"], record.get("scale", {}).get("val_images") or record["data"].get("n")
+        if cid == "ten_crop":
+            c, t = data.get("centre"), data.get("ten_crop")
+            if not (isinstance(c, dict) and isinstance(t, dict)):
                 continue
-            c, t = pair
-            ours, se = t["top1"] - c["top1"], difference_se(c["top1"], t["top1"], n)
+            if "fixed_by_ten_crop" in data:
+                p = Paired(n, data["fixed_by_ten_crop"], data["broken_by_ten_crop"])
+                effect, se = p.effect, p.se
+            else:
+                effect, se = c["top1"] - t["top1"], unpaired_difference_se(c["top1"], t["top1"], n)
         else:
-            pair = arm_pair(data, removed)
+            pair = arm_pair(data, MEASURES_REMOVED[cid])
             if pair is None:
                 continue
-            a, b = (arm["val_top1_error"] for arm in pair)
-            ours, se = a - b, difference_se(a, b, n)
-        out.append({"label": label, "paper": paper, "ours": 100 * ours, "se": 100 * se})
+            effect, se, _ = compare_arms(*pair, n)
+        out.append({"label": label, "paper": -100 * paper.CLAIMS[cid].values["top1"], "ours": -100 * effect,
+                    "se": 100 * se})
     return out
 
 
-def plot_deltas(rows: list[dict], ax=None):
-    """Paper vs ours, Δ top-1 error in points for adding each component (left of 0 = it helps)."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.subplots(figsize=(6.5, 0.45 * max(2, len(rows)) + 1))[1]
-    ys = range(len(rows))
-    ax.barh([y + 0.2 for y in ys], [r["paper"] for r in rows], height=0.4, color="grey", label="paper (ImageNet)")
-    ax.barh([y - 0.2 for y in ys], [r["ours"] for r in rows], height=0.4, xerr=[r["se"] for r in rows],
-            color="tab:blue", label="ours (± 1 s.e.)", error_kw={"lw": 1})
-    ax.set_yticks(list(ys))
-    ax.set_yticklabels([r["label"] for r in rows], fontsize=8)
-    ax.axvline(0, color="k", lw=0.8)
-    ax.invert_yaxis()
-    ax.set_xlabel("Δ top-1 error from adding the component (points; < 0 helps)")
-    ax.legend(fontsize=7)
-    ax.grid(axis="x", alpha=0.3)
-    return ax
+MEASURES_REMOVED = {"towers": _one_tower, "lrn": _lrn_off, "pooling": _plain_pool, "pca": _no_pca,
+                    "depth": _shallower}
