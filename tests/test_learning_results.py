@@ -114,6 +114,17 @@ def test_remove_conv4_keeps_shapes_and_refuses_conv3():
         depth.remove_layers(alexnet_cifar(10), ["conv3"])
 
 
+def test_depth_ablation_runs_through_run_ablation_with_a_model_builder():
+    from alexnet.profiles import get_profile
+
+    r = depth.depth_ablation(get_profile("smoke"), base={"device": "cpu", "epochs": 1}, save=False)
+    full, shallow = r.arms["five_conv"], r.arms["no_conv4"]
+    assert shallow["overrides"] == {"remove": ["conv4"]} and full["overrides"] == {}
+    conv4 = alexnet_cifar(10).features.conv4
+    assert full["parameters"] - shallow["parameters"] == sum(p.numel() for p in conv4.parameters())
+    assert "val_correct" in shallow["runs"][0]
+
+
 # ---------------------------------------------------------------- the scorecard
 
 

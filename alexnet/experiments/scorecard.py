@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import paper
+from ..results import ClaimsTable, claims_table, load_results
 from ..stats import (INCONCLUSIVE, NOT_TESTABLE, Paired, binomial_se, describe, ratio_interval, ratio_verdict,
                      seed_spread, unpaired_difference_se, verdict)
 from .ablation import compare_arms
@@ -308,6 +309,14 @@ def build_scorecard(results: dict[str, dict], claims: list[str] | None = None) -
         where = describe_scale(record) + ("" if name == result else f" (from `{name}`)")
         rows.append(ScoreRow(c.claim, c.section, c.paper_text, m.ours, where, m.verdict, name, m.statistic, cid))
     return rows
+
+
+def claims_rows(ids: list[str], results: dict[str, dict] | None = None, profile=None) -> ClaimsTable:
+    """A chapter's paper-against-ours table: the scorecard's rows for the claims ``ids`` (claim, paper, ours,
+    verdict), from ``results`` or the results store, so that a chapter and the scorecard cannot disagree."""
+    rows = build_scorecard(load_results(profile) if results is None else results, ids)
+    return claims_table([(r.claim, r.paper, r.ours, r.verdict) for r in rows], rows[0].scale if rows else None,
+                        headers=("claim", "paper", "ours", "verdict"))
 
 
 def scorecard_markdown(rows: list[ScoreRow]) -> str:
