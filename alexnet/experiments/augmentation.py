@@ -36,7 +36,8 @@ from ..results import save_result, scale
 from ..stats import describe, paired, verdict
 from ..train import load_trained
 from ..transforms import BatchAugment, DatasetStats, pca_lighting, random_crop_flip
-from .ablation import AblationResult, base_config, pack_mask, reusable_result, run_ablation, scratch_checkpoint_dir, train_error
+from .ablation import (AblationResult, base_config, pack_mask, reusable_result, run_ablation, scratch_checkpoint_dir,
+                       train_error)
 
 
 # ------------------------------------------------------------------------------------------- counting crops
@@ -150,7 +151,8 @@ def ten_crop_gain(model: torch.nn.Module, val_set: ImageSet, stats: DatasetStats
     pair = paired(ten["correct"], centre["correct"])
     data = {"centre": {"top1": centre["top1_error"], "top5": centre["top5_error"]},
             "ten_crop": {"top1": ten["top1_error"], "top5": ten["top5_error"]},
-            "gain_top1": centre["top1_error"] - ten["top1_error"], "gain_top5": centre["top5_error"] - ten["top5_error"],
+            "gain_top1": centre["top1_error"] - ten["top1_error"],
+            "gain_top5": centre["top5_error"] - ten["top5_error"],
             "fixed_by_ten_crop": pair.b, "broken_by_ten_crop": pair.c, "val_images": len(val_set),
             "correct": {"centre": pack_mask(centre["correct"]), "ten_crop": pack_mask(ten["correct"])}}
     if save:
@@ -180,7 +182,8 @@ def augmentation_ablation(profile: Profile | None = None, base: dict | None = No
     record = reusable_result("augmentation_ablation", {"epochs": cfg.epochs, "seeds": profile.seeds}, profile)
     if record is not None and (folder / "last.pt").exists():
         d = record["data"]
-        return AblationResult(record["name"], d["arms"], d["baseline"], d["deltas"], record["scale"]), folder / "last.pt"
+        stored = AblationResult(record["name"], d["arms"], d["baseline"], d["deltas"], record["scale"])
+        return stored, folder / "last.pt"
     arms = {k: dict(v) for k, v in ABLATION_ARMS.items()}
     arms["paper"]["checkpoint_dir"] = str(folder)
     result = run_ablation("augmentation_ablation", arms, baseline="paper", profile=profile, base=base)

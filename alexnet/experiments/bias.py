@@ -48,8 +48,8 @@ def input_dependence(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     return out
 
 
-def train_steps(model: nn.Module, train_set: ImageSet, *, epochs: int, batch_size: int = paper.BATCH_SIZE, lr: float = paper.LR_INITIAL,
-                augment: str = "paper", seed: int = 0, stats=None) -> dict:
+def train_steps(model: nn.Module, train_set: ImageSet, *, epochs: int, batch_size: int = paper.BATCH_SIZE,
+                lr: float = paper.LR_INITIAL, augment: str = "paper", seed: int = 0, stats=None) -> dict:
     """The trainer's inner loop (same data order, augmentation draws and :class:`PaperSGD`), keeping the loss of
     every step; it stops at the first non-finite loss and says where. Returns ``{"step_losses", "epoch_losses",
     "diverged_at_step", "steps_per_epoch"}``."""

@@ -53,6 +53,7 @@ def depth_ablation(profile: Profile | None = None, *, arms: dict[str, list[str]]
     """Train the scaled net with all five conv layers and with ``no_conv4``, compare them, and save
     ``depth_ablation`` (``deltas["no_conv4"]["top1"]`` = error without conv4 − error with it; the paper's
     :data:`alexnet.paper.MIDDLE_LAYER_BENEFIT` on ImageNet)."""
-    spec = {arm: ({"build": WithoutLayers(removed)} if removed else {}) for arm, removed in (arms or DEPTH_ARMS).items()}
+    spec = {arm: ({"build": WithoutLayers(removed)} if removed else {})
+            for arm, removed in (arms or DEPTH_ARMS).items()}
     return reuse_or_run("depth_ablation", spec, profile, base=base, save=save, train_set=train_set,
                         val_set=val_set, progress=False)

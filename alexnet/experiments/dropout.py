@@ -38,10 +38,11 @@ from .learning import epochs_at_initial_lr, first_lr_drop
 
 
 # ------------------------------------------------------------------------------------------- the conventions
-def paper_dropout(h: torch.Tensor, p: float = paper.DROPOUT_P, *, training: bool = True, mask: torch.Tensor | None = None,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def paper_dropout(h: torch.Tensor, p: float = paper.DROPOUT_P, *, training: bool = True,
+                  mask: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """The paper's dropout: training zeroes each unit with probability ``p`` and does *not* rescale; test time
-    multiplies every output by ``1 − p`` (:data:`alexnet.paper.DROPOUT_TEST_SCALE` in the paper). ``mask`` (0/1, same shape) may be given."""
+    multiplies every output by ``1 − p`` (:data:`alexnet.paper.DROPOUT_TEST_SCALE` in the paper). ``mask`` (0/1,
+    same shape) may be given."""
     if not training:
         return h * (1.0 - p)
     if mask is None:
@@ -221,7 +222,8 @@ def dropout_verdicts(result: AblationResult, conv: dict) -> list[str]:
     p = pair.p_value if pair is not None else None
     paper_ratio = paper.CLAIMS["dropout_iterations"].paper_text
     speed = ("no ratio: no threshold was reached by both runs at the initial learning rate" if conv["ratio"] is None
-             else f"dropout needs {conv['ratio']:.2f}× the iterations (interval {conv['low']:.2f}–{conv['high']:.2f}×, "
+             else f"dropout needs {conv['ratio']:.2f}× the iterations (interval "
+                  f"{conv['low']:.2f}–{conv['high']:.2f}×, "
                   f"over {len(conv['ratios'])} threshold(s) × seed(s) at the initial learning rate; the paper: "
                   f"roughly {paper_ratio}): {conv['verdict']}")
     epochs = result.scale.get("epochs")

@@ -6,7 +6,8 @@ import numpy as np
 
 
 def plot_dropout_rate(frames: dict, p: float, image_index: int = 0):
-    """From :func:`alexnet.experiments.dropout.precompute_dropout_rates`. Left: fc6 activations (images × first units) with the units a rate-``p`` mask drops shown black.
+    """From :func:`alexnet.experiments.dropout.precompute_dropout_rates`. Left: fc6 activations (images × first
+    units) with the units a rate-``p`` mask drops shown black.
     Right: the true class's probability for one image under many masks, with the test-time output and the
     mask average marked."""
     f = frames[p]

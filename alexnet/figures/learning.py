@@ -10,6 +10,14 @@ from .. import paper
 from ..experiments.learning import lr_drops
 
 
+def _finish(ax, xlabel: str, ylabel: str, legend_size: int):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=legend_size)
+    ax.grid(alpha=0.3)
+    return ax
+
+
 def plot_update_norms(drop: dict, ax=None):
     """Step sizes ‖w_{i+1} − w_i‖ of the paper's rule and of ``torch.optim.SGD`` from
     :func:`alexnet.experiments.learning.update_norms_after_lr_drop`, with the division of ε marked."""
@@ -18,31 +26,23 @@ def plot_update_norms(drop: dict, ax=None):
     ax.semilogy(drop["torch"], "s--", ms=3, label="torch.optim.SGD")
     ax.axvline(drop["lr_drop_at"] - 0.5, color="grey", ls=":", lw=1)
     ax.text(drop["lr_drop_at"], ax.get_ylim()[1], f" ε ÷ {paper.LR_DIVISOR}", va="top", fontsize=8)
-    ax.set_xlabel("step")
-    ax.set_ylabel("‖w_{i+1} − w_i‖")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return ax
+    return _finish(ax, "step", "‖w_{i+1} − w_i‖", 8)
 
 
 def plot_lr_drop_transient(result: dict, ax=None):
-    """Per-step training loss of the three forks of :func:`lr_drop_transient`."""
+    """Per-step training loss of the three forks of :func:`alexnet.experiments.learning.lr_drop_transient`."""
     ax = ax or plt.subplots(figsize=(6.5, 3.2))[1]
     lr = result["lr"]
     for key, label, style in (("paper", f"paper's rule, ε {lr:g} → {lr / paper.LR_DIVISOR:g}", "-"),
                               ("torch", f"torch.optim.SGD, ε {lr:g} → {lr / paper.LR_DIVISOR:g}", "--"),
                               ("stay", f"no division, ε {lr:g}", ":")):
         ax.plot(range(1, len(result[key]) + 1), result[key], style, marker="o", ms=2.5, label=label)
-    ax.set_xlabel("step after the division")
-    ax.set_ylabel("training loss (per step)")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    return ax
-
+    return _finish(ax, "step after the division", "training loss (per step)", 7)
 
 
 def plot_bias_losses(result: dict, ax=None):
-    """Training loss per step of each arm of :func:`alexnet.experiments.bias.bias_init_experiment`; an × marks a divergence."""
+    """Training loss per step of each arm of :func:`alexnet.experiments.bias.bias_init_experiment`; an × marks
+    a divergence."""
     ax = ax or plt.subplots(figsize=(7, 3.8))[1]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (arm, r) in enumerate(result["arms"].items()):
