@@ -36,7 +36,8 @@ NAMED = {
     ("momentum", 0.9): "the momentum: paper.MOMENTUM", ("weight_decay", 5e-4): "the weight decay",
     ("threshold", 0.25): "Fig. 1's threshold: paper.FIG1_THRESHOLD", ("ratio", 6.0): "Fig. 1's ×6: paper.FIG1_RATIO",
     ("paper", 6.0): "Fig. 1's ×6: paper.FIG1_RATIO",
-    ("paper_ratio", 6.0): "Fig. 1's ×6: paper.FIG1_RATIO", ("pca_std", 0.1): "PCA lighting's σ: paper.PCA_STD", ("paper", 2.0): "dropout's ×2: paper.DROPOUT_ITERATIONS_RATIO",
+    ("paper_ratio", 6.0): "Fig. 1's ×6: paper.FIG1_RATIO",
+    ("paper", 2.0): "dropout's ×2: paper.DROPOUT_ITERATIONS_RATIO",
     ("epochs", 90): "the paper's epochs: paper.EPOCHS", ("alpha", 1e-4): "LRN's α: paper.LRN",
     ("beta", 0.75): "LRN's β: paper.LRN",
 }
@@ -52,8 +53,10 @@ TOGETHER = [
 # the paper's numbers inside strings of code (a table cell typed by hand, a label), not in docstrings
 STRINGS = [
     (re.compile(r"37\.5\s*/\s*17\.0|39\.0\s*/\s*18\.3|40\.7\s*/\s*18\.2"), "the paper's errors: paper.RESULTS"),
-    (re.compile(r"[−-]\s?1\.[47]\s*/\s*[−-]\s?1\.2|[−-]\s?0\.4\s*/\s*[−-]\s?0\.3"), "an ablation delta: paper.CLAIMS"),
-    (re.compile(r"(^|[^\d.×])6\s?×(?!\s?\d)|≈\s?2×|~\s?2×|\b1\.5%\s*/\s*\+?1\.3%"), "a claimed ratio or gain: paper.CLAIMS"),
+    (re.compile(r"[−-]\s?1\.[47]\s*/\s*[−-]\s?1\.2|[−-]\s?0\.4\s*/\s*[−-]\s?0\.3"),
+     "an ablation delta: paper.CLAIMS"),
+    (re.compile(r"(^|[^\d.×])6\s?×(?!\s?\d)|≈\s?2×|~\s?2×|\b1\.5%\s*/\s*\+?1\.3%"),
+     "a claimed ratio or gain: paper.CLAIMS"),
     (re.compile(r"N\(0,\s*0\.1\)|0\.0005\s*ε|3 (times|drops) in ~?90"), "a recipe number: alexnet.paper"),
 ]
 
@@ -175,3 +178,16 @@ def test_no_paper_number_is_typed_outside_paper_py():
 @pytest.mark.parametrize("name", ["37.5", "0.014", "6.0"])
 def test_paper_py_itself_holds_them(name):
     assert name in (ROOT / "alexnet" / "paper.py").read_text()
+
+
+def test_experiments_return_data_and_never_draw():
+    """The plotting layer is alexnet/figures (and alexnet/plots.py): nothing under alexnet/experiments imports
+    matplotlib."""
+    drawing = []
+    for path in sorted((ROOT / "alexnet" / "experiments").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            drawing += [f"{path.relative_to(ROOT)}, line {node.lineno}" for n in names if n.startswith("matplotlib")]
+    assert not drawing, "experiments that import matplotlib (move the figure to alexnet/figures):\n" + \
+        "\n".join(drawing)
