@@ -1,4 +1,5 @@
 """§5 (update rule, init, bias experiment), §6 (checkpoint export, nearest neighbours), §7 (depth) and the scorecard."""
+import json
 import math
 
 import pytest
@@ -256,3 +257,28 @@ def test_the_shipped_checkpoints_history_shows_the_plateau_rule_at_work():
     assert learning.plateau_reasons(history)[0].endswith(f"after epoch {first}")
     fig = plot_schedule(history, title="t")
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2 + len(drops)
+
+
+def test_reusable_result_is_the_one_rule_for_stored_results(tmp_path, monkeypatch):
+    from alexnet import results
+    from alexnet.experiments.ablation import reusable_result
+    from alexnet.profiles import get_profile
+
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
+    monkeypatch.delenv("ALEXNET_RERUN", raising=False)
+    quick, smoke = get_profile("quick"), get_profile("smoke")
+    results.save_result("x", {"v": 1}, {"epochs": 15, "seeds": 1}, quick)
+    assert reusable_result("x", {"epochs": 15}, quick)["data"] == {"v": 1}
+    assert reusable_result("x", {"epochs": 20}, quick) is None  # another scale
+    assert reusable_result("x", {"epochs": 15}, smoke) is None  # smoke always trains
+    assert reusable_result("missing", {}, quick) is None
+    monkeypatch.setenv("ALEXNET_RERUN", "1")
+    assert reusable_result("x", {"epochs": 15}, quick) is None
+    monkeypatch.delenv("ALEXNET_RERUN")
+    # where the store can name the code that made a record, only this code's records are reused
+    monkeypatch.setattr(results, "code_version", lambda: "abc", raising=False)
+    assert reusable_result("x", {"epochs": 15}, quick) is None
+    record = results.load_result("x", quick)
+    record["provenance"] = {"code": "abc"}
+    (tmp_path / "x.json").write_text(json.dumps(record))
+    assert reusable_result("x", {"epochs": 15}, quick) is not None

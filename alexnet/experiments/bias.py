@@ -25,6 +25,7 @@ from ..profiles import Profile, default_device, get_profile
 from ..results import save_result, scale
 from ..train import epoch_batches
 from ..transforms import BatchAugment, compute_stats
+from .ablation import reusable_result
 from .learning import _augmented_batches
 
 @torch.no_grad()
@@ -91,13 +92,18 @@ def bias_init_experiment(profile: Profile | None = None, *, epochs: int | None =
     init, on the scaled net. §5 says bias 1 "accelerates the early stages of learning by providing the ReLUs with
     positive inputs"; Caffe's reference AlexNet reports that it gave a flat loss and used 0.1.
 
-    Every arm starts from the same seed and sees the same batches. Saved as ``bias_init``:
+    Every arm starts from the same seed and sees the same batches. A stored result at this scale made by this code
+    is returned instead (:func:`~alexnet.experiments.ablation.reusable_result`). Saved as ``bias_init``:
     ``{"arms": {arm: {"init", "bias_init", "step_losses", "epoch_losses", "diverged_at_step",
     "final_train_loss", "seconds"}}, "chance_loss": ln(classes)}``.
     """
     profile = profile or get_profile()
     epochs = epochs or max(1, min(6, profile.ablation_epochs))
     train_set = train_set or load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False)
+    same = {"dataset": train_set.name, "train_images": len(train_set), "epochs": epochs}
+    record = reusable_result("bias_init", same, profile) if save and arms is None else None
+    if record is not None:
+        return record["data"]
     stats = compute_stats(train_set.images)
     out = {}
     for arm, switches in (arms or BIAS_ARMS).items():

@@ -46,6 +46,7 @@ from ..profiles import Profile, default_device, get_profile
 from ..results import save_result, scale
 from ..stats import epochs_to_error
 from ..train import TrainConfig, train
+from .ablation import reusable_result
 from .fig1_net import FIG1_WIDTHS, INITS, FourLayerNet, four_layer_param_count, pooled_side  # noqa: F401
 
 
@@ -185,7 +186,9 @@ def relu_vs_tanh(profile: Profile | None = None, *, activations=("relu", "tanh")
          "lr_at_edge": {act: True if the chosen rate is the grid's smallest or largest},
          "threshold", "paper_ratio": paper.FIG1_RATIO, "seconds", "scale": {...}}
 
-    If tanh never reaches the threshold the ratio is a lower bound: ``(epochs + 1) / relu's epochs``.
+    If tanh never reaches the threshold the ratio is a lower bound: ``(epochs + 1) / relu's epochs``. A stored
+    result at the same scale made by this code is returned instead of training again
+    (:func:`~alexnet.experiments.ablation.reusable_result`).
     ``speedup`` repeats the measure at the higher error levels of :data:`SPEEDUP_THRESHOLDS`, for the chosen
     runs (the rates chosen for 25%), so a run too short for 25% still shows the trend.
     """
@@ -194,6 +197,12 @@ def relu_vs_tanh(profile: Profile | None = None, *, activations=("relu", "tanh")
     epochs = epochs or FIG1_EPOCHS.get(profile.name) or profile.fig1_epochs
     batch_size = batch_size or FIG1_BATCH.get(profile.name) or profile.batch_size
     train_set = train_set or load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False)
+    same = {"dataset": train_set.name, "train_images": len(train_set), "epochs": epochs, "batch_size": batch_size,
+            "lr_grid": list(lrs), "init": init}
+    record = reusable_result("fig1_relu_tanh", same, profile) if save and tuple(activations) == ("relu", "tanh") \
+        else None
+    if record is not None:
+        return {**record["data"], "scale": record["scale"]}
     val_set = val_set or load_imageset(profile.dataset, "val", limit=profile.val_limit, progress=False)
     if workers is None:
         on_cpu = default_device().type == "cpu"
