@@ -209,3 +209,26 @@ def test_convergence_ratio_is_read_across_thresholds_and_seeds():
     same = convergence([fast], [fast])
     assert same["ratio"] == 1.0 and same["verdict"] == "inconclusive at this scale"
     assert convergence([with_lr([0.9, 0.9])], [fast])["ratio"] is None
+
+
+def test_evaluate_crops_gives_both_ways_of_testing_from_one_loop():
+    from alexnet.data import make_synthetic
+    from alexnet.evaluate import evaluate, evaluate_crops
+    from alexnet.transforms import BatchAugment
+
+    val = make_synthetic(40, seed=1)
+    torch.manual_seed(0)
+    model = alexnet_cifar(10).eval()
+    aug = BatchAugment(compute_stats(val.images), val.crop_size, "none")
+    calls = []
+    hook = model.register_forward_hook(lambda m, i, o: calls.append(len(o)))
+    both = evaluate_crops(model, val, aug, batch_size=16)
+    hook.remove()
+    # one loop over 3 batches: the centre crop and the ten crops of each, 11 forward passes a batch
+    assert len(calls) == 3 * 11 and sum(calls) == 11 * len(val)
+    for way, ten in (("centre", False), ("ten_crop", True)):
+        alone = evaluate(model, val, aug, ten_crop=ten, batch_size=16)
+        assert both[way]["top1_error"] == pytest.approx(alone["top1_error"])
+        assert both[way]["top5_error"] == pytest.approx(alone["top5_error"])
+        assert both[way]["correct"].shape == (len(val),)
+        assert 1 - both[way]["correct"].float().mean().item() == pytest.approx(alone["top1_error"])
