@@ -104,9 +104,9 @@ def overfitting_measure(removed: Callable[[dict], bool]):
         a, b = pair
         if "train_eval_top1_error" not in a or "train_eval_top1_error" not in b:
             gap_a, gap_b = (r["val_top1_error"] - r["train_top1_error"] for r in (a, b))
-            return Measured(f"val−train gap {100 * gap_b:.1f} without vs {100 * gap_a:.1f} with (training error on "
-                            "augmented crops)", INCONCLUSIVE + " (training error measured on augmented crops)",
-                            "none: the training and validation errors were not measured the same way")
+            return Measured(f"val−train gap {100 * gap_b:.1f} without vs {100 * gap_a:.1f} with", INCONCLUSIVE,
+                            "none: training error measured on augmented crops (dropout on), validation on centre "
+                            "crops, so the gap is not overfitting alone")
         n = record.get("scale", {}).get("val_images")
         effect_val, se_val, _ = compare_arms(a, b, n)  # val error(without) − val error(with)
         m = [r.get("runs", [{}])[0].get("train_eval_images") or n for r in (a, b)]
