@@ -8,8 +8,9 @@ from torch import nn
 from alexnet.experiments.augmentation import (augmentation_factor, augmentation_factors, crop_flip_samples,
                                               lighting_shift, relight)
 from alexnet.experiments.dropout import (convergence, convergence_threshold, convergence_thresholds,
-                                         dropout_conventions_equivalence, dropout_expectation, dropout_output_samples,
-                                         fc6_activations, iterations_to_converge, paper_dropout)
+                                         dropout_conventions_equivalence, dropout_expectation, iterations_to_converge,
+                                         paper_dropout)
+from alexnet.experiments.dropout_explorer import dropout_output_samples, fc6_activations
 from alexnet.figures.augmentation import plot_overfitting
 from alexnet.stats import epochs_to_error
 from alexnet.model import alexnet_cifar

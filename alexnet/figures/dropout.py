@@ -6,7 +6,7 @@ import numpy as np
 
 
 def plot_dropout_rate(frames: dict, p: float, image_index: int = 0):
-    """From :func:`alexnet.experiments.dropout.precompute_dropout_rates`. Left: fc6 activations (images × first
+    """From :func:`alexnet.experiments.dropout_explorer.precompute_dropout_rates`. Left: fc6 activations (images × first
     units) with the units a rate-``p`` mask drops shown black.
     Right: the true class's probability for one image under many masks, with the test-time output and the
     mask average marked."""
