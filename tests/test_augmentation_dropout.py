@@ -6,10 +6,13 @@ import torch
 from torch import nn
 
 from alexnet.experiments.augmentation import (augmentation_factor, augmentation_factors, crop_flip_samples,
-                                              lighting_shift, plot_overfitting, relight)
-from alexnet.experiments.dropout import (convergence_threshold, dropout_conventions_equivalence,
-                                         dropout_expectation, dropout_output_samples, epochs_to_threshold,
-                                         fc6_activations, iterations_to_converge, paper_dropout)
+                                              lighting_shift, relight)
+from alexnet.experiments.dropout import (convergence, convergence_threshold, convergence_thresholds,
+                                         dropout_conventions_equivalence, dropout_expectation, iterations_to_converge,
+                                         paper_dropout)
+from alexnet.experiments.dropout_explorer import dropout_output_samples, fc6_activations
+from alexnet.figures.augmentation import plot_overfitting
+from alexnet.stats import epochs_to_error
 from alexnet.model import alexnet_cifar
 from alexnet.transforms import compute_stats, pca_lighting
 
@@ -115,13 +118,13 @@ def _history(errors):
     return [{"epoch": i + 1, "train_top1_error": e, "train_loss": e * 2} for i, e in enumerate(errors)]
 
 
-def test_epochs_to_threshold_interpolates():
+def test_epochs_to_error_interpolates_on_a_history():
     h = _history([0.9, 0.7, 0.5, 0.3, 0.2])
-    assert epochs_to_threshold(h, 0.5) == 3.0
-    assert math.isclose(epochs_to_threshold(h, 0.4), 3.5)
-    assert epochs_to_threshold(h, 0.95) == 1.0
-    assert epochs_to_threshold(h, 0.1) is None
-    assert epochs_to_threshold(h, 1.0, metric="train_loss") == 3.0
+    assert epochs_to_error(h, 0.5) == 3.0
+    assert math.isclose(epochs_to_error(h, 0.4), 3.5)
+    assert epochs_to_error(h, 0.95) == 1.0
+    assert epochs_to_error(h, 0.1) is None
+    assert epochs_to_error(h, 1.0, metric="train_loss") == 3.0
 
 
 def test_iterations_to_converge_on_crafted_histories():
@@ -163,7 +166,8 @@ def test_ten_crop_gain_is_centre_minus_ten_crop():
 
 
 def test_iterations_to_converge_counts_only_epochs_at_the_initial_lr():
-    from alexnet.experiments.dropout import at_initial_lr, convergence_table, first_lr_drop
+    from alexnet.experiments.dropout import convergence_table
+    from alexnet.experiments.learning import epochs_at_initial_lr, first_lr_drop
 
     def with_lr(errors, drop_after):
         return [{"epoch": i + 1, "train_top1_error": e, "lr": 0.01 if i < drop_after else 0.001}
@@ -171,7 +175,7 @@ def test_iterations_to_converge_counts_only_epochs_at_the_initial_lr():
 
     slow = with_lr([0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35], drop_after=99)  # never drops
     fast = with_lr([0.8, 0.6, 0.55, 0.5, 0.3, 0.2, 0.15, 0.1], drop_after=4)  # lr ÷10 after epoch 4
-    assert [r["epoch"] for r in at_initial_lr(fast)] == [1, 2, 3, 4]
+    assert [r["epoch"] for r in epochs_at_initial_lr(fast)] == [1, 2, 3, 4]
     assert first_lr_drop(fast) == 4 and first_lr_drop(slow) is None
     r = iterations_to_converge(slow, fast)
     # the window: fast's best at lr 0.01 is 0.5 (+0.01 margin), slow's is 0.35 → threshold 0.51
@@ -184,3 +188,48 @@ def test_iterations_to_converge_counts_only_epochs_at_the_initial_lr():
     assert whole["ratio"] == 7.0 / (4 + 0.1 / 0.2)
     table = convergence_table(slow, fast, [0.6, 0.4])
     assert "†" in table.splitlines()[2] and "†" not in table.splitlines()[1]
+
+
+def test_convergence_ratio_is_read_across_thresholds_and_seeds():
+    def with_lr(errors, drop_after=99):
+        return [{"epoch": i + 1, "train_top1_error": e, "lr": 0.01 if i < drop_after else 0.001}
+                for i, e in enumerate(errors)]
+
+    fast = with_lr([0.85, 0.75, 0.65, 0.55, 0.45, 0.35])  # 0.1 per epoch
+    slow = with_lr([0.85, 0.80, 0.75, 0.70, 0.65, 0.60, 0.55, 0.50, 0.45, 0.40, 0.35])  # 0.05 per epoch
+    # every multiple of 0.05 below both first records (0.85) down to the level both reach (0.35)
+    assert convergence_thresholds([slow, fast]) == pytest.approx([0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.45,
+                                                                  0.4, 0.35])
+    one = convergence([slow], [fast])
+    expected = [epochs_to_error(slow, t) / epochs_to_error(fast, t) for t in one["thresholds"]]
+    assert [r["ratio"] for r in one["ratios"]] == pytest.approx(expected)
+    assert one["ratio"] == pytest.approx(sum(expected) / len(expected)) and one["low"] < one["ratio"] < one["high"]
+    # a second seed adds its own ratios; the same run against itself is 1× everywhere
+    two = convergence([slow, fast], [fast, fast])
+    assert len(two["ratios"]) == 2 * len(one["ratios"]) and {r["seed"] for r in two["ratios"]} == {0, 1}
+    same = convergence([fast], [fast])
+    assert same["ratio"] == 1.0 and same["verdict"] == "inconclusive at this scale"
+    assert convergence([with_lr([0.9, 0.9])], [fast])["ratio"] is None
+
+
+def test_evaluate_crops_gives_both_ways_of_testing_from_one_loop():
+    from alexnet.data import make_synthetic
+    from alexnet.evaluate import evaluate, evaluate_crops
+    from alexnet.transforms import BatchAugment
+
+    val = make_synthetic(40, seed=1)
+    torch.manual_seed(0)
+    model = alexnet_cifar(10).eval()
+    aug = BatchAugment(compute_stats(val.images), val.crop_size, "none")
+    calls = []
+    hook = model.register_forward_hook(lambda m, i, o: calls.append(len(o)))
+    both = evaluate_crops(model, val, aug, batch_size=16)
+    hook.remove()
+    # one loop over 3 batches: the centre crop and the ten crops of each, 11 forward passes a batch
+    assert len(calls) == 3 * 11 and sum(calls) == 11 * len(val)
+    for way, ten in (("centre", False), ("ten_crop", True)):
+        alone = evaluate(model, val, aug, ten_crop=ten, batch_size=16)
+        assert both[way]["top1_error"] == pytest.approx(alone["top1_error"])
+        assert both[way]["top5_error"] == pytest.approx(alone["top5_error"])
+        assert both[way]["correct"].shape == (len(val),)
+        assert 1 - both[way]["correct"].float().mean().item() == pytest.approx(alone["top1_error"])

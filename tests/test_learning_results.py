@@ -1,4 +1,5 @@
 """§5 (update rule, init, bias experiment), §6 (checkpoint export, nearest neighbours), §7 (depth) and the scorecard."""
+import json
 import math
 
 import pytest
@@ -6,7 +7,10 @@ import torch
 
 from alexnet import AlexNetError, alexnet, alexnet_cifar, load_trained, make_synthetic
 from alexnet.checkpoint import find_shipped_checkpoint, load_checkpoint, save_checkpoint
-from alexnet.experiments import depth, learning, results_figs, scorecard
+from alexnet import paper, stats
+from alexnet.experiments import bias, depth, learning, results_figs, scorecard
+from alexnet.experiments.ablation import pack_mask, unpack_mask
+from alexnet.figures.learning import plot_schedule
 from alexnet.transforms import compute_stats
 
 
@@ -45,11 +49,11 @@ def test_train_steps_loss_falls_and_divergence_is_reported():
     data = make_synthetic(256, 32, 10, seed=0)
     data.name = "synthetic"
     torch.manual_seed(0)
-    run = learning.train_steps(alexnet_cifar(10, dropout=0.0), data, epochs=3, batch_size=32, lr=0.01)
+    run = bias.train_steps(alexnet_cifar(10, dropout=0.0), data, epochs=3, batch_size=32, lr=0.01)
     assert run["diverged_at_step"] is None and len(run["step_losses"]) == 3 * 8
     assert run["epoch_losses"][-1] < run["epoch_losses"][0]
     torch.manual_seed(0)
-    bad = learning.train_steps(alexnet_cifar(10), data, epochs=2, batch_size=32, lr=1e6)
+    bad = bias.train_steps(alexnet_cifar(10), data, epochs=2, batch_size=32, lr=1e6)
     assert bad["diverged_at_step"] is not None and bad["epoch_losses"] == []
 
 
@@ -118,71 +122,120 @@ def test_remove_conv4_keeps_shapes_and_refuses_conv3():
         depth.remove_layers(alexnet_cifar(10), ["conv3"])
 
 
+def test_depth_ablation_runs_through_run_ablation_with_a_model_builder():
+    from alexnet.profiles import get_profile
+
+    r = depth.depth_ablation(get_profile("smoke"), base={"device": "cpu", "epochs": 1}, save=False)
+    full, shallow = r.arms["five_conv"], r.arms["no_conv4"]
+    assert shallow["overrides"] == {"remove": ["conv4"]} and full["overrides"] == {}
+    conv4 = alexnet_cifar(10).features.conv4
+    assert full["parameters"] - shallow["parameters"] == sum(p.numel() for p in conv4.parameters())
+    assert "val_correct" in shallow["runs"][0]
+
+
 # ---------------------------------------------------------------- the scorecard
 
 
+def _arm(err, overrides, train_eval=None, correct=None, n=10_000):
+    arm = {"val_top1_error": err, "val_top5_error": err / 2, "train_top1_error": 0.05, "overrides": overrides,
+           "histories": [[{"epoch": 1, "val_top1_error": err}]]}
+    if train_eval is not None:
+        arm["train_eval_top1_error"] = train_eval
+    if correct is not None:
+        arm["runs"] = [{"seed": 0, "val_correct": pack_mask(correct), "train_eval_images": n}]
+    return arm
+
+
 def _ablation(name, without_overrides, err_with, err_without, baseline="with", n=10_000, **extra):
-    arms = {"with": {"val_top1_error": err_with, "val_top5_error": err_with / 2, "train_top1_error": 0.1,
-                     "overrides": {}},
-            "without": {"val_top1_error": err_without, "val_top5_error": err_without / 2,
-                        "train_top1_error": 0.05, "overrides": without_overrides}}
+    arms = {"with": _arm(err_with, {}), "without": _arm(err_without, without_overrides)}
     return {"name": name, "profile": "quick", "data": {"arms": arms, "baseline": baseline, **extra},
             "scale": {"profile": "quick", "device": "cpu", "dataset": "cifar10", "train_images": 3728,
                       "epochs": 15, "val_images": n}}
 
 
-def test_scorecard_verdicts_and_missing_results():
+def test_masks_round_trip():
+    m = torch.rand(1001) < 0.3
+    assert torch.equal(unpack_mask(pack_mask(m), 1001), m) and len(pack_mask(m)) == 2 * 126
+
+
+def test_scorecard_rows_come_from_the_registry_and_verdicts_from_stats():
     results = {
-        "lrn_ablation": _ablation("lrn_ablation", {"model": {"lrn": False}}, 0.300, 0.314),  # −1.4: as the paper
-        "pooling_ablation": _ablation("pooling_ablation", {"model": {"pooling": "plain"}}, 0.30, 0.29),  # opposite
+        # unpaired: s.e. of two rates on 10,000 images ≈ 0.65 points, so 3 points is > 2 s.e.
+        "lrn_ablation": _ablation("lrn_ablation", {"model": {"lrn": False}}, 0.300, 0.330),
+        "pooling_ablation": _ablation("pooling_ablation", {"model": {"pooling": "plain"}}, 0.33, 0.30),  # opposite
         # baseline chosen as the ablated arm: the scorecard must still read the sign right
-        "towers_ablation": _ablation("towers_ablation", {"model": {"towers": 1}}, 0.300, 0.308, baseline="without"),
-        "dropout_ablation": _ablation("dropout_ablation", {"model": {"dropout": 0.0}}, 0.30, 0.32,
-                                      convergence_ratio=2.1),
-        "fig1_relu_tanh": {"data": {"ratio": 1.8}, "scale": {"profile": "quick"}},
-        "depth_ablation": _ablation("depth_ablation", {"remove": ["conv4"]}, 0.30, 0.3005, n=846),
+        "towers_ablation": _ablation("towers_ablation", {"model": {"towers": 1}}, 0.300, 0.305, baseline="without"),
+        "depth_ablation": _ablation("depth_ablation", {"remove": ["conv4"]}, 0.30, 0.299),
     }
-    by_result = {}
-    for r in scorecard.build_scorecard(results):
-        by_result.setdefault(r.result, []).append(r)
-    assert by_result["lrn_ablation"][0].verdict == "reproduced"
-    assert by_result["lrn_ablation"][0].ours.startswith("−1.4")
-    assert by_result["pooling_ablation"][0].verdict == "opposite direction at this scale"
-    assert by_result["towers_ablation"][0].verdict == "same direction, smaller"
-    assert by_result["fig1_relu_tanh"][0].verdict == "same direction, smaller"
-    assert by_result["depth_ablation"][0].verdict == "same direction, within noise"
-    dropout = {r.claim: r.verdict for r in by_result["dropout_ablation"]}
-    assert set(dropout.values()) == {"reproduced"}
-    assert by_result["augmentation_ablation"][0].verdict == scorecard.NOT_RUN
-    assert by_result["ten_crop"][0].verdict == scorecard.NOT_RUN
-    assert "| claim |" in scorecard.scorecard_markdown(scorecard.build_scorecard(results))
+    rows = scorecard.build_scorecard(results)
+    assert [r.id for r in rows] == list(paper.CLAIMS)
+    assert all(r.claim == paper.CLAIMS[r.id].claim and r.paper == paper.CLAIMS[r.id].paper_text for r in rows)
+    by = {r.id: r for r in rows}
+    assert by["lrn"].verdict == stats.REPRODUCED and by["lrn"].ours.startswith("−3.0")
+    assert "unpaired" in by["lrn"].statistic and "no per-image data" in by["lrn"].statistic
+    assert by["pooling"].verdict == stats.OPPOSITE
+    assert by["towers"].verdict == stats.WITHIN_NOISE and by["depth"].verdict == stats.INCONCLUSIVE
+    assert by["pca"].verdict == by["ten_crop"].verdict == scorecard.NOT_RUN
+    assert {r.verdict for r in rows} <= set(stats.VERDICTS) | {scorecard.NOT_RUN, scorecard.NOT_MEASURED}
+    assert "| claim |" in scorecard.scorecard_markdown(rows)
+    assert not hasattr(scorecard, "verdict_for_benefit") and not hasattr(scorecard, "verdict_for_ratio")
 
 
-def test_scorecard_ten_crop_falls_back_to_the_results_table_and_flags_missing_arms():
+def test_an_ablation_with_per_image_data_is_compared_image_by_image():
+    n = 1000
+    right = torch.zeros(n, dtype=torch.bool)
+    with_ = right.clone()
+    with_[:300] = True  # the component's arm gets 300 right
+    without = right.clone()
+    without[:280] = True
+    without[900:930] = True  # 30 right that the other misses, 20 the other gets that it misses
+    rec = _ablation("lrn_ablation", {"model": {"lrn": False}}, 0.7, 0.69, n=n)
+    rec["data"]["arms"]["with"] = _arm(0.7, {}, correct=with_, n=n)
+    rec["data"]["arms"]["without"] = _arm(0.69, {"model": {"lrn": False}}, correct=without, n=n)
+    row = scorecard.build_scorecard({"lrn_ablation": rec}, ["lrn"])[0]
+    p = stats.paired(with_, without)
+    assert (p.b, p.c) == (20, 30) and "paired on 1000 images" in row.statistic
+    assert f"McNemar p = {p.p_value:.2g}" in row.statistic and row.verdict == stats.verdict(p.effect, p.se)
+
+
+def test_overfitting_rows_need_training_error_measured_like_validation():
+    old = _ablation("augmentation_ablation", {"augment": "none"}, 0.30, 0.40)
+    row = scorecard.build_scorecard({"augmentation_ablation": old}, ["no_augmentation"])[0]
+    assert row.verdict == stats.INCONCLUSIVE and "training error measured on augmented crops" in row.statistic
+    new = _ablation("augmentation_ablation", {"augment": "none"}, 0.30, 0.40)
+    new["data"]["arms"]["with"]["train_eval_top1_error"] = 0.25  # gap 5 points
+    new["data"]["arms"]["without"]["train_eval_top1_error"] = 0.05  # gap 35 points
+    row = scorecard.build_scorecard({"augmentation_ablation": new}, ["no_augmentation"])[0]
+    assert row.verdict == stats.REPRODUCED and "35.0 without vs 5.0 with" in row.ours
+
+
+def test_scorecard_ten_crop_is_paired_when_counts_are_stored_and_falls_back_to_the_results_table():
     table = {"data": {"centre": {"top1": 0.30, "top5": 0.05}, "ten_crop": {"top1": 0.28, "top5": 0.045},
                       "n": 10_000}, "scale": {"profile": "quick", "dataset": "cifar10", "val_images": 10_000}}
-    aug_without_none = _ablation("augmentation_ablation", {"augment": "crop_flip"}, 0.30, 0.32)
-    rows = scorecard.build_scorecard({"results_table": table, "augmentation_ablation": aug_without_none})
-    ten = next(r for r in rows if r.claim.startswith("Ten-crop"))
-    assert ten.result == "results_table" and ten.verdict == "reproduced"
-    overfit = next(r for r in rows if r.claim.startswith("Without crops"))
-    pca = next(r for r in rows if r.claim.startswith("PCA"))
-    assert overfit.verdict == scorecard.NOT_MEASURED and pca.verdict == "reproduced"
+    ten = scorecard.build_scorecard({"results_table": table}, ["ten_crop"])[0]
+    assert ten.result == "results_table" and ten.verdict == stats.REPRODUCED and "unpaired" in ten.statistic
+    paired = {"data": {**table["data"], "fixed_by_ten_crop": 30, "broken_by_ten_crop": 10},
+              "scale": table["scale"]}
+    ten = scorecard.build_scorecard({"ten_crop": paired}, ["ten_crop"])[0]
+    p = stats.Paired(10_000, 30, 10)
+    assert ten.verdict == stats.verdict(p.effect, p.se) and "30 right only with it, 10 only without" in ten.statistic
 
 
-def test_fig1_lower_bound_is_reported_as_such():
-    rec = {"data": {"ratio": 1.35, "ratio_is_lower_bound": True}, "scale": {"profile": "quick", "epochs": 30}}
-    row = next(r for r in scorecard.build_scorecard({"fig1_relu_tanh": rec}) if r.result == "fig1_relu_tanh")
-    assert row.ours.startswith("≥ 1.4×") and row.verdict == "same direction (lower bound only)"
-
-
-def test_verdict_rules():
-    assert scorecard.verdict_for_benefit(0.014, 0.014) == "reproduced"
-    assert scorecard.verdict_for_benefit(0.002, 0.014) == "same direction, smaller"
-    assert scorecard.verdict_for_benefit(0.1, 0.014) == "same direction, larger"
-    assert scorecard.verdict_for_benefit(-0.01, 0.014, se=0.02).startswith("not reproduced")
-    assert scorecard.verdict_for_ratio(6.5, 6) == "reproduced"
-    assert scorecard.verdict_for_ratio(0.9, 6) == "not reproduced at this scale"
+def test_ratio_rows_use_every_threshold_and_the_bias_row_says_what_would_test_it():
+    relu_curve = [0.8, 0.6, 0.4, 0.2]
+    tanh_curve = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]
+    rec = {"data": {"curves": {"relu": relu_curve, "tanh": tanh_curve}}, "scale": {"profile": "quick", "epochs": 8}}
+    row = scorecard.build_scorecard({"fig1_relu_tanh": rec}, ["fig1"])[0]
+    # ReLU: 25% at epoch 3.75, tanh at 7.5 (interpolated); 2× at every threshold, so no spread to judge by
+    assert row.ours.startswith("2.0× at 25%") and "mean of 6 ratio(s) across thresholds" in row.statistic
+    assert row.verdict == stats.INCONCLUSIVE
+    flat = [2.30, 2.303, 2.302]
+    bias_rec = {"data": {"chance_loss": math.log(10), "arms": {
+        "a": {"init": "paper", "bias_init": 1.0, "epoch_losses": flat, "diverged_at_step": None},
+        "b": {"init": "paper", "bias_init": 0.0, "epoch_losses": flat, "diverged_at_step": None}}},
+        "scale": {"profile": "quick"}}
+    row = scorecard.build_scorecard({"bias_init": bias_rec}, ["bias_one"])[0]
+    assert row.verdict == stats.NOT_TESTABLE and paper.CLAIMS["bias_one"].reproduce in row.statistic
 
 
 def test_lr_drop_transient_forks_share_their_start():
@@ -207,5 +260,32 @@ def test_the_shipped_checkpoints_history_shows_the_plateau_rule_at_work():
     best_before = min(h["val_top1_error"] for h in history[:first - patience - 1])
     assert all(h["val_top1_error"] >= best_before for h in history[first - patience - 1:first])
     assert learning.plateau_reasons(history)[0].endswith(f"after epoch {first}")
-    fig = learning.plot_schedule(history, title="t")
+    fig = plot_schedule(history, title="t")
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2 + len(drops)
+
+
+def test_reusable_result_is_the_one_rule_for_stored_results(tmp_path, monkeypatch):
+    from alexnet import results
+    from alexnet.experiments.ablation import reusable_result
+    from alexnet.profiles import get_profile
+
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
+    monkeypatch.delenv("ALEXNET_RERUN", raising=False)
+    quick, smoke = get_profile("quick"), get_profile("smoke")
+    results.save_result("x", {"v": 1}, {"epochs": 15, "seeds": 1}, quick)
+    assert reusable_result("x", {"epochs": 15}, quick)["data"] == {"v": 1}
+    assert reusable_result("x", {"epochs": 20}, quick) is None  # another scale
+    assert reusable_result("x", {"epochs": 15}, smoke) is None  # smoke always trains
+    assert reusable_result("missing", {}, quick) is None
+    monkeypatch.setenv("ALEXNET_RERUN", "1")
+    assert reusable_result("x", {"epochs": 15}, quick) is None
+    monkeypatch.delenv("ALEXNET_RERUN")
+    # only records made by the code running now are reused: the same record from other code is not
+    record = results.load_result("x", quick)
+    assert record["provenance"]["source_hash"]
+    record["provenance"]["source_hash"] = "0" * 12
+    (tmp_path / "x.json").write_text(json.dumps(record))
+    assert reusable_result("x", {"epochs": 15}, quick) is None
+    del record["provenance"]  # a record from before provenance: its code is unknown, so it is never reused
+    (tmp_path / "x.json").write_text(json.dumps(record))
+    assert reusable_result("x", {"epochs": 15}, quick) is None

@@ -5,26 +5,24 @@ import pytest
 import torch
 
 from alexnet import get_profile, make_synthetic
-from alexnet.experiments.relu import (FIG1_WIDTHS, NONLINEARITIES, FourLayerNet, epochs_to_error, fig1_table,
-                                      four_layer_param_count, pooled_side, relu_vs_tanh)
+from alexnet import stats
+from alexnet.experiments import relu
+from alexnet.experiments.relu import (FIG1_WIDTHS, NONLINEARITIES, FourLayerNet, fig1_table, four_layer_param_count,
+                                      pooled_side, relu_vs_tanh)
 
 
 def _history(errors):
     return [{"epoch": i + 1, "train_top1_error": e} for i, e in enumerate(errors)]
 
 
-def test_epochs_to_error_first_epoch_at_or_below_threshold():
+def test_figure_1_counts_epochs_with_the_one_interpolated_rule():
     h = _history([0.8, 0.5, 0.3, 0.25, 0.2, 0.27, 0.1])
-    assert epochs_to_error(h, 0.25) == 4  # equal counts as reached
-    assert epochs_to_error(h, 0.3) == 3
-    assert epochs_to_error(h, 0.8) == 1
-    assert epochs_to_error(h, 0.05) is None
-    assert epochs_to_error([], 0.25) is None
-
-
-def test_epochs_to_error_other_key_and_missing_values():
-    h = [{"epoch": 1, "train_top1_error": 0.1}, {"epoch": 2, "train_top1_error": 0.1, "val_top1_error": 0.2}]
-    assert epochs_to_error(h, 0.25, key="val_top1_error") == 2
+    assert relu.epochs_to_error is stats.epochs_to_error  # no second copy with another rule
+    assert relu.epochs_to_error(h, 0.25) == 4  # equal counts as reached
+    assert relu.epochs_to_error(h, 0.4) == pytest.approx(2.5)  # halfway from 0.5 (epoch 2) to 0.3 (epoch 3)
+    assert relu.epochs_to_error(h, 0.05) is None
+    out = relu.speedup_by_threshold({"relu": [0.6, 0.3], "tanh": [0.8, 0.6, 0.4, 0.35]}, (0.5,))
+    assert out["0.5"]["relu"] == pytest.approx(4 / 3) and out["0.5"]["tanh"] == pytest.approx(2.5)
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "abs_tanh"])
@@ -112,7 +110,7 @@ def test_relu_vs_tanh_picks_the_fastest_rate_and_prunes():
     assert result["lr"]["relu"] == 0.01
     # a rate 10,000× too small cannot get there as fast: it is stopped once it has used up the winner's epochs
     assert runs["1e-06"]["status"] == "stopped"
-    assert len(runs["1e-06"]["train_top1_error"]) == runs["0.01"]["epochs_to"]
+    assert len(runs["1e-06"]["train_top1_error"]) == math.ceil(runs["0.01"]["epochs_to"])
 
 
 def test_speedup_by_threshold():

@@ -113,8 +113,9 @@ def test_the_committed_results_do_not_pretend_to_have_provenance():
 def test_scorecard_names_the_code_of_each_row_flags_the_odd_one_and_shows_your_run_beside():
     def record(hash_, ratio, source="book"):
         prov = {"source_hash": hash_, "package_version": "0.1.0", "git_commit": None} if hash_ else None
+        tanh = [0.9] * (int(ratio) - 1) + [0.25]  # tanh reaches 25% after `ratio` epochs, ReLU after one
         return {"profile": "quick", "scale": {"profile": "quick", "dataset": "cifar10", "epochs": 40},
-                "data": {"ratio": ratio, "convergence_ratio": 2.0, "lr_drops": 1, "epochs": 9},
+                "data": {"curves": {"relu": [0.25], "tanh": tanh}, "lr_drops": 1, "epochs": 9},
                 "provenance": prov, "source": source}
 
     rows = scorecard.build_scorecard({"fig1_relu_tanh": record("aaa", 6.0), "learning_schedule": record("aaa", 1),
@@ -125,7 +126,7 @@ def test_scorecard_names_the_code_of_each_row_flags_the_odd_one_and_shows_your_r
         by.setdefault(r.result, []).append(r)
     book, yours = by["fig1_relu_tanh"][:2]
     assert book.source == "book" and yours.source == "yours" and yours.scale.startswith("your run: ")
-    assert book.ours == "6.0×" and yours.ours == "2.0×"
+    assert book.ours.startswith("6.0×") and yours.ours.startswith("2.0×")
     assert "source aaa" in book.code and "⚠" not in book.code
     assert "⚠ not the code of the other rows" in by["dropout_ablation"][0].code
     unknown = scorecard.build_scorecard({"bias_init": record(None, 1)})

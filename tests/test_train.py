@@ -137,3 +137,13 @@ def test_an_ablation_arm_keeps_its_weights_where_asked_but_the_saved_result_does
     saved = load_result("kept", smoke)["data"]["arms"]
     assert saved["a"]["overrides"] == {} and saved["b"]["overrides"] == {"model": {"dropout": 0.0}}
     assert str(tmp_path / "kept") not in json.dumps(saved) and result.arms["a"]["overrides"] == {}
+    # per seed: which validation images the final model gets right, and its training error measured as
+    # validation is (centre crops, eval mode)
+    from alexnet.experiments.ablation import unpack_mask
+
+    n = result.scale["val_images"]
+    for arm in saved.values():
+        (run,) = arm["runs"]
+        assert run["seed"] == 0 and unpack_mask(run["val_correct"], n).float().mean().item() == pytest.approx(
+            1 - arm["val_top1_error"], abs=1e-6)
+        assert 0.0 <= arm["train_eval_top1_error"] <= 1.0 and run["train_eval_images"] > 0

@@ -1,25 +1,44 @@
-"""Run two or more variants of the same training recipe and compare their errors: the shape of every ablation
-in the paper (LRN, overlapping pooling, two towers, augmentation, dropout, depth).
+"""Run two or more variants of the same training recipe and compare them on the same images: the shape of every
+ablation in the paper (LRN, overlapping pooling, two towers, augmentation, dropout, depth).
 
-Every arm shares the data, the seed(s) and the recipe; only its overrides differ. With ``profile.seeds > 1``
-each arm is repeated and the errors averaged, with their spread reported. The result is saved under ``name`` in
-the results store (:mod:`alexnet.results`) in a schema the scorecard reads:
+Every arm shares the data, the seed(s) and the recipe; only its overrides differ (TrainConfig fields, ``model``
+switches, or ``build``: a model builder, see :func:`run_ablation`). With ``profile.seeds > 1`` each arm is
+repeated. The result is saved under ``name`` in the results store (:mod:`alexnet.results`) in a schema the
+scorecard reads:
 
-``{"arms": {arm: {"histories": [...], "val_top1_error", "val_top5_error", "train_top1_error",
-"val_top1_std", "seconds"}}, "baseline": arm, "deltas": {arm: {"top1", "top5"}}}`` where a delta is
-``error(arm) − error(baseline)``, in fractions. The paper reports the benefit of a component, so the
-paper-vs-ours comparison reads ``deltas[without]`` as "removing it costs this much".
+``{"arms": {arm: {"histories": [...], "runs": [{"seed", "val_correct", "train_eval_top1_error"}, ...],
+"val_top1_error", "val_top5_error", "train_top1_error", "train_eval_top1_error", "val_top1_std", "seconds",
+"overrides"}}, "baseline": arm, "deltas": {arm: {"top1", "top5"}}}``.
+
+``val_correct`` says which validation images the arm's final model gets right (top-1, centre crop), as the hex of
+a packed bit mask (:func:`pack_mask`), so that two arms are compared image by image (:func:`alexnet.stats.paired`,
+McNemar's test). ``train_eval_top1_error`` is the final model's error on a fixed subset of the training images
+measured exactly as validation is (centre crops, eval mode), so the train/validation gap means overfitting and
+not augmentation. A delta is ``error(arm) − error(baseline)``, in fractions.
 """
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Callable
 
+import numpy as np
+import torch
+
+from .. import results as results_store
 from ..data import ImageSet, load_imageset
+from ..evaluate import predict
 from ..profiles import Profile, get_profile
 from ..results import save_result, scale
+from ..stats import Paired, combine_seeds, paired, seed_spread, unpaired_difference_se
 from ..train import TrainConfig, train
+from ..transforms import BatchAugment
+
+TRAIN_EVAL_IMAGES = 5000  # the training images the final train/val gap is measured on (centre crops, eval mode)
 
 
 @dataclass
@@ -34,14 +53,59 @@ class AblationResult:
         lines = [f"{'arm':<22}{'train err':>10}{'val top-1':>10}{'val top-5':>10}{'Δ top-1':>9}{'Δ top-5':>9}"]
         for arm, r in self.arms.items():
             d = self.deltas.get(arm, {"top1": 0.0, "top5": 0.0})
-            lines.append(f"{arm:<22}{r['train_top1_error']:>10.1%}{r['val_top1_error']:>10.1%}"
+            lines.append(f"{arm:<22}{train_error(r):>10.1%}{r['val_top1_error']:>10.1%}"
                          f"{r['val_top5_error']:>10.1%}{d['top1']:>+9.1%}{d['top5']:>+9.1%}")
         return "\n".join(lines)
 
     def histories(self, seed: int = 0) -> dict[str, list[dict]]:
         return {arm: r["histories"][seed] for arm, r in self.arms.items()}
 
+    def compare(self, with_: str, without: str) -> tuple[float, float, Paired | None]:
+        """(effect, se, paired) of :func:`compare_arms` for two of this result's arms."""
+        return compare_arms(self.arms[with_], self.arms[without], self.scale.get("val_images"))
 
+
+# ------------------------------------------------------------------------------------------- per-image masks
+def pack_mask(correct: torch.Tensor) -> str:
+    """A length-N boolean mask as the hex string of its packed bits (N/4 characters; N is kept elsewhere)."""
+    return np.packbits(np.asarray(torch.as_tensor(correct, dtype=torch.bool).cpu())).tobytes().hex()
+
+
+def unpack_mask(text: str, n: int) -> torch.Tensor:
+    """The inverse of :func:`pack_mask`: a length-``n`` boolean tensor."""
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))[:n]
+    return torch.from_numpy(bits.astype(bool))
+
+
+def train_error(arm: dict) -> float:
+    """An arm's final training error: measured as validation is where the result has it, else the running
+    error over the last epoch's augmented batches (older results)."""
+    return arm.get("train_eval_top1_error", arm["train_top1_error"])
+
+
+def compare_arms(with_: dict, without: dict, n: int | None) -> tuple[float, float, Paired | None]:
+    """How much lower the ``with_`` arm's validation top-1 error is than the ``without`` arm's: ``(effect, se,
+    paired)`` with effect > 0 when ``with_`` is better.
+
+    Paired (McNemar, :func:`alexnet.stats.paired`, seeds combined by :func:`alexnet.stats.combine_seeds`) when
+    both arms stored per-image correctness for the same seeds; otherwise the unpaired standard error of two
+    rates on ``n`` images, with the seeds' spread added, and ``paired`` None.
+    """
+    runs_a = {r["seed"]: r for r in with_.get("runs", []) if r.get("val_correct")}
+    runs_b = {r["seed"]: r for r in without.get("runs", []) if r.get("val_correct")}
+    seeds = sorted(set(runs_a) & set(runs_b))
+    if seeds and n:
+        pairs = [paired(unpack_mask(runs_a[s]["val_correct"], n), unpack_mask(runs_b[s]["val_correct"], n))
+                 for s in seeds]
+        effect, se = combine_seeds(pairs)
+        return effect, se, Paired(sum(p.n for p in pairs), sum(p.b for p in pairs), sum(p.c for p in pairs))
+    a, b = with_["val_top1_error"], without["val_top1_error"]
+    se = unpaired_difference_se(a, b, n) if n else float("nan")
+    spread = [seed_spread([h[-1]["val_top1_error"] for h in arm["histories"]]).se for arm in (with_, without)]
+    return b - a, float(np.hypot(se, np.hypot(*spread))), None
+
+
+# ------------------------------------------------------------------------------------------- the runner
 def base_config(profile: Profile, **overrides) -> TrainConfig:
     """The recipe every ablation arm starts from, sized by the profile."""
     cfg = TrainConfig(dataset=profile.dataset, epochs=profile.ablation_epochs, batch_size=profile.batch_size,
@@ -50,14 +114,41 @@ def base_config(profile: Profile, **overrides) -> TrainConfig:
     return replace(cfg, **overrides)
 
 
+def scratch_checkpoint_dir(name: str) -> Path:
+    """``<temp dir>/alexnet-checkpoints/<name>``: where an ablation arm keeps its weights for a later cell."""
+    return Path(tempfile.gettempdir()) / "alexnet-checkpoints" / name
+
+
+def final_measurement(model: torch.nn.Module, stats, train_set: ImageSet, val_set: ImageSet) -> dict:
+    """The final model on identically processed inputs (centre crops, eval mode): which validation images it
+    gets right (:func:`pack_mask`) and its top-1 error on a fixed subset of up to :data:`TRAIN_EVAL_IMAGES`
+    training images."""
+    device = next(model.parameters()).device
+    aug = BatchAugment(stats.to(device), val_set.crop_size, "none")
+    val_right = predict(model, val_set, aug).argmax(1) == val_set.labels
+    sub = train_set.subset(TRAIN_EVAL_IMAGES)
+    train_right = predict(model, sub, aug).argmax(1) == sub.labels
+    return {"val_correct": pack_mask(val_right), "train_eval_top1_error": 1.0 - train_right.float().mean().item(),
+            "train_eval_images": len(sub)}
+
+
+Builder = Callable[..., torch.nn.Module]  # build(arch, num_classes, **switches) → model, like build_model
+_FIELDS = {f.name for f in fields(TrainConfig)}
+
+
 def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = None, profile: Profile | None = None,
                  base: dict | None = None, save: bool = True, train_set: ImageSet | None = None,
                  val_set: ImageSet | None = None, progress: bool | None = None) -> AblationResult:
-    """Train each arm (``{arm: {"model": {...switches}, other TrainConfig fields...}}``) and compare.
+    """Train each arm (``{arm: {"model": {...switches}, other TrainConfig fields..., "build": builder}}``) and
+    compare.
 
-    ``base`` overrides the shared recipe (e.g. ``{"epochs": 20}``); ``baseline`` (default: the first arm) is
-    what the deltas are measured against. An arm with a ``checkpoint_dir`` keeps its weights there (for a later
-    measurement); the folder is left out of the saved result.
+    ``build`` (optional) makes the arm's model: an architecture name (as ``arch``) or a callable with
+    :func:`alexnet.model.build_model`'s signature, ``build(arch, num_classes, **switches)``; a callable's
+    ``overrides`` attribute (a dict), if any, is what the saved result records for it. ``base`` overrides the
+    shared recipe (e.g. ``{"epochs": 20}``); ``baseline`` (default: the first arm) is what the deltas are
+    measured against. An arm with a ``checkpoint_dir`` keeps its weights there (for a later measurement); the
+    folder is left out of the saved result. Every seed's model starts from ``torch.manual_seed(seed)``, so arms
+    that build the same layers start from the same weights.
     """
     profile = profile or get_profile()
     baseline = baseline or next(iter(arms))
@@ -66,21 +157,39 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
     val_set = val_set or load_imageset(cfg0.dataset, "val", limit=cfg0.val_limit, progress=False)
     results = {}
     for arm, overrides in arms.items():
-        runs, t0 = [], time.perf_counter()
+        over = dict(overrides)
+        build = over.pop("build", None)
+        if isinstance(build, str):
+            over["arch"], build = build, None
+        unknown = set(over) - _FIELDS
+        if unknown:
+            raise ValueError(f"arm {arm!r}: {', '.join(sorted(unknown))} is not a training setting")
+        runs, histories, t0 = [], [], time.perf_counter()
         for seed in range(profile.seeds):
-            over = copy.deepcopy(overrides)
-            model_switches = {**cfg0.model, **over.pop("model", {})}
-            cfg = replace(cfg0, model=model_switches, seed=seed, **over)
-            runs.append(train(cfg, train_set=train_set, val_set=val_set, progress=progress).history)
-        finals = [h[-1] for h in runs]
+            o = copy.deepcopy(over)
+            cfg = replace(cfg0, model={**cfg0.model, **o.pop("model", {})}, seed=seed, **o)
+            model = None
+            if build is not None:
+                torch.manual_seed(seed)  # the same initial weights train() would draw for the layers kept
+                model = build(cfg.resolved_arch(), train_set.num_classes, **cfg.model)
+            out = train(cfg, model=model, train_set=train_set, val_set=val_set, progress=progress)
+            histories.append(out.history)
+            runs.append({"seed": seed, **final_measurement(out.model, out.stats, train_set, val_set)})
+        finals = [h[-1] for h in histories]
         mean = lambda key: sum(f[key] for f in finals) / len(finals)  # noqa: E731
-        v1 = [f["val_top1_error"] for f in finals]
-        results[arm] = {"histories": runs, "val_top1_error": mean("val_top1_error"),
+        saved = {k: v for k, v in overrides.items() if k not in ("checkpoint_dir", "build")}
+        if build is not None:
+            saved.update(getattr(build, "overrides", {"build": getattr(build, "__name__", repr(build))}))
+        elif isinstance(overrides.get("build"), str):
+            saved["arch"] = overrides["build"]
+        results[arm] = {"histories": histories, "runs": runs, "val_top1_error": mean("val_top1_error"),
                         "val_top5_error": mean("val_top5_error"), "train_top1_error": mean("train_top1_error"),
-                        "val_top1_std": (sum((x - sum(v1) / len(v1)) ** 2 for x in v1) / len(v1)) ** 0.5,
+                        "train_eval_top1_error": sum(r["train_eval_top1_error"] for r in runs) / len(runs),
+                        "val_top1_std": seed_spread([f["val_top1_error"] for f in finals]).std,
                         "seconds": time.perf_counter() - t0,
                         # where an arm kept its weights is a detail of this run, not part of the result
-                        "overrides": {k: v for k, v in overrides.items() if k != "checkpoint_dir"}}
+                        "overrides": saved,
+                        "parameters": sum(p.numel() for p in out.model.parameters())}
     deltas = {arm: {"top1": r["val_top1_error"] - results[baseline]["val_top1_error"],
                     "top5": r["val_top5_error"] - results[baseline]["val_top5_error"]}
               for arm, r in results.items() if arm != baseline}
@@ -91,3 +200,33 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
         save_result(name, {"arms": results, "baseline": baseline, "deltas": deltas}, sc, profile,
                     seconds=sum(r["seconds"] for r in results.values()))
     return result
+
+
+# ------------------------------------------------------------------------------------------- reusing results
+def reusable_result(name: str, scale: dict, profile: Profile | None = None) -> dict | None:
+    """The stored record ``name`` if it can stand in for a new run, else None: the one rule every experiment
+    follows before training (:func:`alexnet.results.reusable_result`: made by the code running now, in a
+    meaningful profile, at every item of ``scale``, e.g. ``{"epochs": 20, "seeds": 2}``; ``ALEXNET_RERUN=1``
+    forces a new run). Prints the line that says a result was reused."""
+    profile = profile or get_profile()
+    record = results_store.reusable_result(name, profile, **scale)
+    if record is not None:
+        print(results_store.reuse_note(name, record))
+    return record
+
+
+def reuse_or_run(name: str, arms: dict[str, dict], profile: Profile | None = None, *, base: dict | None = None,
+                 **kwargs) -> AblationResult:
+    """:func:`run_ablation`, unless :func:`reusable_result` finds ``name`` at this scale: then that result is
+    returned and a line says so."""
+    profile = profile or get_profile()
+    cfg = base_config(profile, **(base or {}))
+    record = reusable_result(name, {"epochs": cfg.epochs, "seeds": profile.seeds, "dataset": cfg.dataset}, profile)
+    if record is not None:
+        data = record["data"]
+        seconds = sum(arm.get("seconds", 0) for arm in data["arms"].values())
+        print(f"[{name}: reusing the result measured on {record.get('saved_at', '?')} ({seconds / 60:.0f} min of "
+              f"training on {record['scale'].get('device', '?')}); set ALEXNET_RERUN=1 to train again]")
+        return AblationResult(name, data["arms"], data["baseline"], data["deltas"],
+                              {**record["scale"], "saved_at": record.get("saved_at")})
+    return run_ablation(name, arms, profile=profile, base=base, **kwargs)

@@ -18,28 +18,32 @@ Both make the test-time output equal the training-time expectation,
 :math:`W` after the paper's dropout computes exactly what :math:`W' = (1-p)\,W` computes after PyTorch's, in
 training (same mask) and at test time (:func:`dropout_conventions_equivalence`).
 
-The convergence claim is measured with :func:`iterations_to_converge` on the ablation's training curves.
+The convergence claim is measured with :func:`convergence` on the ablation's training curves: the ratio of
+epochs to a training error, dropout over none, at every threshold both runs reach at the initial learning rate
+and for every seed, summarised by :func:`alexnet.stats.ratio_interval`. The dropout-rate explorer is in :mod:`alexnet.experiments.dropout_explorer`, its figure in
+:mod:`alexnet.figures.dropout`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from torch import nn
 
+from .. import paper
 from ..profiles import Profile, get_profile
 from ..results import save_result
-from .ablation import AblationResult, run_ablation
-from .augmentation import compare_arms, scratch_checkpoint_dir
+from ..stats import describe, epochs_to_error, ratio_interval, ratio_verdict, verdict
+from .ablation import AblationResult, base_config, reusable_result, run_ablation, scratch_checkpoint_dir, train_error
+from .learning import epochs_at_initial_lr, first_lr_drop
 
 
 # ------------------------------------------------------------------------------------------- the conventions
-def paper_dropout(h: torch.Tensor, p: float = 0.5, *, training: bool = True, mask: torch.Tensor | None = None,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def paper_dropout(h: torch.Tensor, p: float = paper.DROPOUT_P, *, training: bool = True,
+                  mask: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """The paper's dropout: training zeroes each unit with probability ``p`` and does *not* rescale; test time
-    multiplies every output by ``1 − p`` (0.5 in the paper). ``mask`` (0/1, same shape) may be given."""
+    multiplies every output by ``1 − p`` (:data:`alexnet.paper.DROPOUT_TEST_SCALE` in the paper). ``mask`` (0/1,
+    same shape) may be given."""
     if not training:
         return h * (1.0 - p)
     if mask is None:
@@ -47,7 +51,7 @@ def paper_dropout(h: torch.Tensor, p: float = 0.5, *, training: bool = True, mas
     return h * mask
 
 
-def dropout_expectation(h: torch.Tensor, p: float = 0.5, samples: int = 20000, seed: int = 0) -> dict:
+def dropout_expectation(h: torch.Tensor, p: float = paper.DROPOUT_P, samples: int = 20000, seed: int = 0) -> dict:
     """Average the training-time output over ``samples`` masks, for both conventions, against their test-time
     outputs. Returns the four vectors and the largest absolute gaps (which shrink as 1/√samples)."""
     torch.manual_seed(seed)
@@ -65,7 +69,7 @@ def dropout_expectation(h: torch.Tensor, p: float = 0.5, samples: int = 20000, s
             "samples": samples}
 
 
-def dropout_conventions_equivalence(in_features: int = 64, out_features: int = 10, p: float = 0.5,
+def dropout_conventions_equivalence(in_features: int = 64, out_features: int = 10, p: float = paper.DROPOUT_P,
                                     batch: int = 16, seed: int = 0) -> dict:
     """The same layer under both conventions: ``Linear(W)`` after :func:`paper_dropout` against PyTorch's
     ``nn.Dropout(p)`` followed by ``Linear(W' = (1−p) W)`` (same bias).
@@ -96,41 +100,6 @@ def dropout_conventions_equivalence(in_features: int = 64, out_features: int = 1
 
 
 # ------------------------------------------------------------------------------------------- convergence
-def epochs_to_threshold(history: list[dict], threshold: float, metric: str = "train_top1_error") -> float | None:
-    """The (fractional) epoch at which ``metric`` first falls to ``threshold``, linearly interpolated between
-    epochs (from 0 at epoch 0 is not assumed: before the first record nothing is interpolated); None if never."""
-    prev = None
-    for rec in history:
-        if metric not in rec:
-            continue
-        e, v = rec["epoch"], rec[metric]
-        if v <= threshold:
-            if prev is None or prev[1] == v:
-                return float(e)
-            pe, pv = prev
-            return pe + (pv - threshold) / (pv - v) * (e - pe)
-        prev = (e, v)
-    return None
-
-
-def at_initial_lr(history: list[dict]) -> list[dict]:
-    """The records of the epochs trained at the run's first learning rate (up to the schedule's first ÷10)."""
-    first = history[0].get("lr") if history else None
-    out = []
-    for rec in history:
-        if rec.get("lr") != first:
-            break
-        out.append(rec)
-    return out
-
-
-def first_lr_drop(history: list[dict]) -> int | None:
-    """The last epoch at the initial learning rate, when the schedule later divides it (§5: when the validation
-    error stops improving); None if it never does."""
-    kept = at_initial_lr(history)
-    return kept[-1]["epoch"] if len(kept) < len(history) else None
-
-
 def convergence_threshold(histories: list[list[dict]], metric: str = "train_top1_error", margin: float = 0.01) -> float:
     """A threshold every run reaches: the highest of the runs' best (lowest) ``metric`` values, plus ``margin``."""
     return max(min(r[metric] for r in h if metric in r) for h in histories) + margin
@@ -138,24 +107,65 @@ def convergence_threshold(histories: list[list[dict]], metric: str = "train_top1
 
 def iterations_to_converge(history: list[dict], reference: list[dict], *, metric: str = "train_top1_error",
                            threshold: float | None = None, margin: float = 0.01, same_lr: bool = True) -> dict:
-    """How many times as many iterations ``history`` needs as ``reference`` to bring ``metric`` down to
+    """How many times as many iterations ``history`` needs as ``reference`` to bring ``metric`` down to one
     ``threshold`` (§4.2: "dropout roughly doubles the number of iterations required to converge").
 
-    Both runs use the same batch size and data, so iterations are proportional to epochs (interpolated
-    between epochs, :func:`epochs_to_threshold`). With ``same_lr`` (the default) only the epochs at the initial
-    learning rate count (:func:`at_initial_lr`): the plateau schedule divides one run's rate earlier than the
-    other's, and the sudden fall in training error that follows would be credited to dropout otherwise. The
-    default threshold is the level both runs reach in that window (:func:`convergence_threshold`): the slower
-    run's best value plus ``margin``. Returns ``{"ratio", "threshold", "epochs", "reference_epochs", "metric",
-    "same_lr", "lr_drop_epochs"}``; ``ratio`` is None when a run never gets there.
+    Both runs use the same batch size and data, so iterations are proportional to epochs
+    (:func:`alexnet.stats.epochs_to_error`, interpolated). With ``same_lr`` (the default) only the epochs at the
+    initial learning rate count (:func:`alexnet.experiments.learning.epochs_at_initial_lr`): the plateau schedule
+    divides one run's rate earlier than the other's, and the fall in training error that follows would be
+    credited to dropout otherwise. The default threshold is :func:`convergence_threshold`. Returns ``{"ratio",
+    "threshold", "epochs", "reference_epochs", "metric", "same_lr", "lr_drop_epochs"}``; ``ratio`` is None when
+    a run never gets there.
     """
-    h, r = (at_initial_lr(history), at_initial_lr(reference)) if same_lr else (history, reference)
+    h, r = (epochs_at_initial_lr(history), epochs_at_initial_lr(reference)) if same_lr else (history, reference)
     if threshold is None:
         threshold = convergence_threshold([h, r], metric, margin)
-    e, e_ref = epochs_to_threshold(h, threshold, metric), epochs_to_threshold(r, threshold, metric)
+    e, e_ref = epochs_to_error(h, threshold, metric), epochs_to_error(r, threshold, metric)
     ratio = e / e_ref if e is not None and e_ref else None
     return {"ratio": ratio, "threshold": threshold, "epochs": e, "reference_epochs": e_ref, "metric": metric,
             "same_lr": same_lr, "lr_drop_epochs": [first_lr_drop(history), first_lr_drop(reference)]}
+
+
+def convergence_thresholds(histories: list[list[dict]], metric: str = "train_top1_error", step: float = 0.05,
+                           ) -> list[float]:
+    """The thresholds the convergence ratio is measured at: every multiple of ``step`` below every run's first
+    record (so that no run reaches it before its first epoch) and at or above the level every run reaches
+    (:func:`convergence_threshold` with no margin). Highest first."""
+    top = min(h[0][metric] for h in histories)
+    floor = convergence_threshold(histories, metric, margin=0.0)
+    levels = [k * step for k in range(int(top / step) + 1)]
+    return sorted((round(t, 6) for t in levels if floor <= t < top), reverse=True)
+
+
+def convergence(dropout_runs: list[list[dict]], plain_runs: list[list[dict]], metric: str = "train_top1_error",
+                step: float = 0.05) -> dict:
+    """§4.2's ratio, dropout over no dropout, of the epochs to a training error, at every threshold of
+    :func:`convergence_thresholds` for every seed (histories paired by seed), counting only the epochs at the
+    initial learning rate.
+
+    The ratios are summarised by :func:`alexnet.stats.ratio_interval` (their mean, ± two standard errors of their
+    spread across thresholds and seeds) and judged by :func:`alexnet.stats.ratio_verdict`. Returns ``{"ratio",
+    "low", "high", "verdict", "thresholds", "ratios": [{"seed", "threshold", "ratio"}], "same_lr": True,
+    "lr_drop_epochs": [[dropout, none] per seed], "metric"}``; ``ratio`` is None where no threshold is reached
+    by both runs.
+    """
+    rows, drops = [], []
+    thresholds: list[float] = []
+    for seed, (d, p) in enumerate(zip(dropout_runs, plain_runs)):
+        window = [epochs_at_initial_lr(d), epochs_at_initial_lr(p)]
+        levels = convergence_thresholds(window, metric, step) if all(window) else []
+        thresholds = sorted(set(thresholds) | set(levels), reverse=True)
+        drops.append([first_lr_drop(d), first_lr_drop(p)])
+        for t in levels:
+            a, b = epochs_to_error(window[0], t, metric), epochs_to_error(window[1], t, metric)
+            if a is not None and b:
+                rows.append({"seed": seed, "threshold": t, "ratio": a / b})
+    out = {"thresholds": thresholds, "ratios": rows, "same_lr": True, "lr_drop_epochs": drops, "metric": metric}
+    if not rows:
+        return {**out, "ratio": None, "low": None, "high": None, "verdict": verdict(None, None)}
+    ratio, low, high = ratio_interval([r["ratio"] for r in rows], [1.0] * len(rows))
+    return {**out, "ratio": ratio, "low": low, "high": high, "verdict": ratio_verdict(low, high, ratio)}
 
 
 def convergence_table(history: list[dict], reference: list[dict], thresholds, metric: str = "train_top1_error",
@@ -177,134 +187,57 @@ def convergence_table(history: list[dict], reference: list[dict], thresholds, me
 
 
 # ------------------------------------------------------------------------------------------- the ablation
+DROPOUT_ARMS = {"dropout": {}, "no_dropout": {"model": {"dropout": 0.0}}}
+
+
 def dropout_ablation(profile: Profile | None = None, base: dict | None = None, metric: str = "train_top1_error",
                      checkpoint_dir: str | Path | None = None) -> tuple[AblationResult, dict, Path]:
-    """Train with dropout 0.5 on fc6 and fc7 (the paper) and without, save them as ``dropout_ablation`` with the
-    measured ``convergence_ratio`` (:func:`iterations_to_converge`, dropout over no dropout).
+    """Train with dropout on fc6 and fc7 (the paper's rate) and without, and save them as ``dropout_ablation``
+    with their :func:`convergence` record (and ``convergence_ratio``, its ratio).
 
     The dropout arm's final weights are kept in ``checkpoint_dir`` (a scratch folder by default) for the
-    dropout-rate explorer. Returns the result, the convergence record and that checkpoint's path.
+    dropout-rate explorer. A stored result is reused (:func:`~alexnet.experiments.ablation.reusable_result`) only
+    when that checkpoint is there too. Returns the result, the convergence record and the checkpoint's path.
     """
     profile = profile or get_profile()
     folder = Path(checkpoint_dir or scratch_checkpoint_dir(f"{profile.name}-dropout"))
-    arms = {"dropout": {"checkpoint_dir": str(folder)}, "no_dropout": {"model": {"dropout": 0.0}}}
+    cfg = base_config(profile, **(base or {}))
+    record = reusable_result("dropout_ablation", {"epochs": cfg.epochs, "seeds": profile.seeds}, profile)
+    if record is not None and (folder / "last.pt").exists():
+        d = record["data"]
+        result = AblationResult("dropout_ablation", d["arms"], d["baseline"], d["deltas"], record["scale"])
+        return result, d["convergence"], folder / "last.pt"
+    arms = {"dropout": {"checkpoint_dir": str(folder)}, "no_dropout": DROPOUT_ARMS["no_dropout"]}
     result = run_ablation("dropout_ablation", arms, baseline="dropout", profile=profile, base=base, save=False)
-    hist = result.histories()
-    convergence = iterations_to_converge(hist["dropout"], hist["no_dropout"], metric=metric)
+    conv = convergence(result.arms["dropout"]["histories"], result.arms["no_dropout"]["histories"], metric)
     save_result(result.name, {"arms": result.arms, "baseline": result.baseline, "deltas": result.deltas,
-                              "convergence_ratio": convergence["ratio"], "convergence": convergence},
-                result.scale, profile, seconds=sum(r["seconds"] for r in result.arms.values()))
-    return result, convergence, folder / "last.pt"
+                              "convergence_ratio": conv["ratio"], "convergence": conv}, result.scale, profile,
+                seconds=sum(r["seconds"] for r in result.arms.values()))
+    return result, conv, folder / "last.pt"
 
 
-def dropout_verdicts(result: AblationResult, convergence: dict) -> list[str]:
+def dropout_verdicts(result: AblationResult, conv: dict) -> list[str]:
     """The dropout ablation in sentences, worked out from its numbers (so that the prose cannot drift)."""
-    gaps = {arm: r["val_top1_error"] - r["train_top1_error"] for arm, r in result.arms.items()}
-    c = convergence
-    window = " at the initial learning rate" if c.get("same_lr") else ""
-    speed = ("no ratio: a run never reached the threshold" if c["ratio"] is None else
-             f"dropout needs {c['ratio']:.2f}× the iterations to bring the training error to {c['threshold']:.1%}"
-             f"{window} ({c['epochs']:.1f} against {c['reference_epochs']:.1f} epochs; the paper: roughly 2×)")
+    gaps = {arm: r["val_top1_error"] - train_error(r) for arm, r in result.arms.items()}
+    effect, se, pair = result.compare("dropout", "no_dropout")
+    how = "paired on the same images" if pair is not None else "unpaired: this result has no per-image data"
+    p = pair.p_value if pair is not None else None
+    paper_ratio = paper.CLAIMS["dropout_iterations"].paper_text
+    speed = ("no ratio: no threshold was reached by both runs at the initial learning rate" if conv["ratio"] is None
+             else f"dropout needs {conv['ratio']:.2f}× the iterations (interval "
+                  f"{conv['low']:.2f}–{conv['high']:.2f}×, "
+                  f"over {len(conv['ratios'])} threshold(s) × seed(s) at the initial learning rate; the paper: "
+                  f"roughly {paper_ratio}): {conv['verdict']}")
     epochs = result.scale.get("epochs")
-    drop_d, drop_n = c.get("lr_drop_epochs", [None, None])
 
     def plateau(drop):
         return f"after epoch {drop}" if drop is not None else f"not within {epochs} epochs"
 
+    drop_d, drop_n = conv["lr_drop_epochs"][0] if conv.get("lr_drop_epochs") else (None, None)
     speed2 = (f"the plateau schedule first divided the learning rate (validation error no longer improving): "
               f"with dropout {plateau(drop_d)}, without {plateau(drop_n)}")
-    return [compare_arms(result, "dropout", "no_dropout", "dropout against none"),
+    return [f"dropout against none, validation top-1 error removed: {describe(effect, se, p)} ({how}): "
+            f"{verdict(effect, se)}",
             f"overfitting gap (validation − training error at the end): dropout {gaps['dropout']:+.1%}, "
             f"no dropout {gaps['no_dropout']:+.1%}",
             speed, speed2]
-
-
-# ------------------------------------------------------------------------------------------- the explorer
-@torch.no_grad()
-def fc6_activations(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """fc6's outputs after its ReLU (before dropout) for a batch of network inputs."""
-    model.eval()
-    feats = torch.flatten(model.avgpool(model.features(x * model.input_scale)), 1)
-    c = model.classifier
-    return c.act6(c.fc6(feats).clone())
-
-
-@torch.no_grad()
-def dropout_output_samples(model: nn.Module, x: torch.Tensor, p: float, samples: int = 200, seed: int = 0) -> dict:
-    """The network's softmax under ``samples`` random dropout masks of rate ``p`` on fc6 and fc7 (an ensemble
-    member each), against the deterministic test-time net (all units; the paper's form scales them by 1 − p).
-
-    The convolutional part has no dropout, so it runs once; only the classifier runs per mask, all masks in one
-    batch. Returns ``{"samples": S×N×classes, "test": N×classes, "mc_mean": N×classes}``. The model's own rate
-    is restored afterwards.
-    """
-    from ..model import DROPOUT_FORMS
-
-    model.eval()
-    feats = torch.flatten(model.avgpool(model.features(x * model.input_scale)), 1)
-    drops = [m for m in model.classifier.modules() if isinstance(m, tuple(DROPOUT_FORMS.values()))]
-    saved = [d.p for d in drops]
-    torch.manual_seed(seed)
-    try:
-        for d in drops:  # the test-time net at rate p (the paper's form scales its outputs by 1 − p)
-            d.p = p
-        test = torch.softmax(model.classifier(feats), 1)
-        if p == 0:
-            return {"samples": test[None], "test": test, "mc_mean": test}
-        for d in drops:
-            d.train()
-        logits = model.classifier(feats.repeat(samples, 1))
-    finally:
-        for d, q in zip(drops, saved):
-            d.p = q
-        model.eval()
-    outs = torch.softmax(logits, 1).reshape(samples, *test.shape)
-    return {"samples": outs, "test": test, "mc_mean": outs.mean(0)}
-
-
-def precompute_dropout_rates(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, rates=(0.0, 0.25, 0.5, 0.75),
-                             samples: int = 200, units: int = 64, seed: int = 0) -> dict:
-    """Everything the dropout-rate explorer draws, computed once per rate: fc6 activations of the batch with a
-    mask of that rate, and the softmax of the true class under many masks against the test-time output."""
-    h = fc6_activations(model, x)[:, :units]
-    gen = torch.Generator().manual_seed(seed)
-    frames = {}
-    for p in rates:
-        mask = (torch.rand(h.shape, generator=gen) >= p).float()
-        out = dropout_output_samples(model, x, p, samples, seed)
-        idx = torch.arange(len(labels))
-        frames[p] = {"fc6": h, "mask": mask,
-                     "true_prob_samples": out["samples"][:, idx, labels],  # S×N
-                     "true_prob_test": out["test"][idx, labels],
-                     "true_prob_mc": out["mc_mean"][idx, labels],
-                     "mc_error": (out["mc_mean"].argmax(1) != labels).float().mean().item(),
-                     "test_error": (out["test"].argmax(1) != labels).float().mean().item()}
-    return frames
-
-
-def plot_dropout_rate(frames: dict, p: float, image_index: int = 0):
-    """Left: fc6 activations (images × first units) with the units a rate-``p`` mask drops shown black.
-    Right: the true class's probability for one image under many masks, with the test-time output and the
-    mask average marked."""
-    f = frames[p]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [1.4, 1]})
-    shown = (f["fc6"] * f["mask"]).numpy()
-    ax1.imshow(np.ma.masked_where(f["mask"].numpy() == 0, shown), aspect="auto", cmap="YlGnBu",
-               vmin=0, vmax=float(f["fc6"].max()))
-    ax1.set_facecolor("black")
-    ax1.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    ax1.set_xlabel("fc6 unit")
-    ax1.set_ylabel("image")
-    ax1.set_title(f"fc6 activations (dark blue = high); dropped units black\n"
-                  f"p = {p:g}: {1 - f['mask'].mean():.0%} of these dropped", fontsize=8)
-    s = f["true_prob_samples"][:, image_index].numpy()
-    ax2.hist(s, bins=np.linspace(0, 1, 26), color="C0", alpha=0.7, label="one mask each")
-    ax2.axvline(float(f["true_prob_test"][image_index]), color="C3", lw=2, label="test time (all units)")
-    ax2.axvline(float(f["true_prob_mc"][image_index]), color="k", ls="--", label="average over masks")
-    ax2.set_xlim(0, 1)
-    ax2.set_xlabel("probability of the true class")
-    ax2.set_title(f"image {image_index} under {len(s)} masks\nerror on the {len(f['true_prob_test'])} images: "
-                  f"test-time net {f['test_error']:.0%}, mask average {f['mc_error']:.0%}", fontsize=8)
-    ax2.legend(fontsize=7)
-    fig.tight_layout()
-    return fig

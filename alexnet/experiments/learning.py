@@ -1,4 +1,4 @@
-r"""Details of learning (§5): the update rule, the initialisation, the bias-1 pitfall, the schedule, live curves.
+r"""Details of learning (§5): the update rule, the initialisation, the schedule, the main run.
 
 §5: "We trained our models using stochastic gradient descent with a batch size of 128 examples, momentum of 0.9,
 and weight decay of 0.0005. [...] The update rule for weight w was
@@ -15,8 +15,10 @@ layers with the constant 0. [...] The heuristic which we followed was to divide 
 the validation error rate stopped improving with the current learning rate."
 
 This module checks the trainer against that text (:func:`update_rule_max_difference`,
-:func:`update_norms_after_lr_drop`, :func:`initialisation_table`, :func:`resume_max_difference`) and runs the
-bias experiment (:func:`bias_init_experiment`), whose step-by-step losses the trainer does not keep.
+:func:`update_norms_after_lr_drop`, :func:`initialisation_table`, :func:`resume_max_difference`), finds the
+divisions of the learning rate in a run (:func:`lr_drops`: the one place that does) and runs the chapter's main
+run (:func:`main_run`). The bias experiment is in :mod:`alexnet.experiments.bias`; the figures are in
+:mod:`alexnet.figures.learning`.
 """
 from __future__ import annotations
 
@@ -25,26 +27,26 @@ import copy
 import io
 import math
 import tempfile
-import time
 from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import ImageSet, load_imageset
-from ..model import build_model
+from .. import paper
+from ..checkpoint import find_shipped_checkpoint
+from ..data import ImageSet
 from ..optim import PaperSGD
-from ..profiles import Profile, default_device, get_profile
+from ..profiles import Profile, get_profile
 from ..results import save_result, scale
-from ..train import TrainConfig, epoch_batches, mix_seed, train
+from ..train import TrainConfig, TrainResult, epoch_batches, mix_seed, train
 from ..transforms import BatchAugment, compute_stats
 
 # ---------------------------------------------------------------- the update rule
 
 
 def paper_update_by_hand(weights: list[torch.Tensor], grads: list[torch.Tensor], velocities: list[torch.Tensor],
-                         lr: float, momentum: float = 0.9, weight_decay: float = 5e-4) -> None:
+                         lr: float, momentum: float = paper.MOMENTUM, weight_decay: float = paper.WEIGHT_DECAY) -> None:
     r"""One step of §5's formula, written out with plain tensor arithmetic (in place):
     :math:`v \leftarrow 0.9 v - 0.0005\,\epsilon\,w - \epsilon\,\partial L/\partial w`, :math:`w \leftarrow w + v`."""
     for w, g, v in zip(weights, grads, velocities):
@@ -74,7 +76,7 @@ def update_rule_max_difference(steps: int = 20, lr: float = 0.01, lr_drop_at: in
     velocities = [torch.zeros_like(p) for p in model_b.parameters()]
     worst = 0.0
     for step in range(steps):
-        eps = lr / 10 if (lr_drop_at is not None and step >= lr_drop_at) else lr
+        eps = lr / paper.LR_DIVISOR if (lr_drop_at is not None and step >= lr_drop_at) else lr
         for group in opt.param_groups:
             group["lr"] = eps
         x, y = batches[step % len(batches)]
@@ -101,15 +103,15 @@ def update_norms_after_lr_drop(steps: int = 40, lr: float = 0.01, lr_drop_at: in
     """
     model_a, batches = _tiny_problem(seed)
     model_b = copy.deepcopy(model_a)
-    opt_a = PaperSGD(model_a.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    opt_b = torch.optim.SGD(model_b.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    opt_a = PaperSGD(model_a.parameters(), lr=lr, momentum=paper.MOMENTUM, weight_decay=paper.WEIGHT_DECAY)
+    opt_b = torch.optim.SGD(model_b.parameters(), lr=lr, momentum=paper.MOMENTUM, weight_decay=paper.WEIGHT_DECAY)
     norms = {"paper": [], "torch": []}
     before = 0.0
     for step in range(steps):
         if step == lr_drop_at:
             for opt in (opt_a, opt_b):
                 for group in opt.param_groups:
-                    group["lr"] = lr / 10
+                    group["lr"] = lr / paper.LR_DIVISOR
         x, y = batches[step % len(batches)]
         for key, model, opt in (("paper", model_a, opt_a), ("torch", model_b, opt_b)):
             old = [p.detach().clone() for p in model.parameters()]
@@ -148,35 +150,6 @@ def format_initialisation_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- the bias-1 experiment
-
-
-@torch.no_grad()
-def input_dependence(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
-    """How much each hidden layer's output still depends on the image, at the current weights: the standard
-    deviation across the batch divided by the root-mean-square, averaged over units, after every ReLU
-    (``act1`` … ``act7``). Near 0, every image gives the same activations and the gradient says nothing about
-    the input: the loss cannot fall."""
-    out, hooks = {}, []
-    for name, module in list(model.features.named_children()) + list(model.classifier.named_children()):
-        if name.startswith("act"):
-            def hook(_m, _i, y, name=name):
-                y = y.flatten(1).double()
-                out[name] = (y.std(0) / y.pow(2).mean(0).sqrt().clamp_min(1e-30)).mean().item()
-            hooks.append(module.register_forward_hook(hook))
-    was = model.training
-    model.eval()
-    try:
-        model(x)
-    finally:
-        model.train(was)
-        for h in hooks:
-            h.remove()
-    return out
-
-
-
-
 def _augmented_batches(train_set: ImageSet, aug: BatchAugment, epoch: int, seed: int, batch_size: int,
                        device: torch.device):
     """The trainer's batches of one epoch: same order, same crop/flip/PCA draws, same dropout seeds."""
@@ -185,36 +158,6 @@ def _augmented_batches(train_set: ImageSet, aug: BatchAugment, epoch: int, seed:
         gen = torch.Generator(device=device).manual_seed(mix_seed(seed, epoch, step))
         yield aug.train(train_set.images[idx].to(device), gen), train_set.labels[idx].to(device)
 
-
-def train_steps(model: nn.Module, train_set: ImageSet, *, epochs: int, batch_size: int = 128, lr: float = 0.01,
-                augment: str = "paper", seed: int = 0, stats=None) -> dict:
-    """The trainer's inner loop (same data order, augmentation draws and :class:`PaperSGD`), keeping the loss of
-    every step; it stops at the first non-finite loss and says where. Returns ``{"step_losses", "epoch_losses",
-    "diverged_at_step", "steps_per_epoch"}``."""
-    device = next(model.parameters()).device
-    stats = stats or compute_stats(train_set.images)
-    aug = BatchAugment(stats.to(device), train_set.crop_size, augment)
-    opt = PaperSGD(model.parameters(), lr=lr)
-    model.train()
-    losses, epoch_losses, diverged = [], [], None
-    per_epoch = len(epoch_batches(len(train_set), batch_size, seed, 0))
-    for epoch in range(epochs):
-        total = 0.0
-        for step, (x, y) in enumerate(_augmented_batches(train_set, aug, epoch, seed, batch_size, device)):
-            loss = F.cross_entropy(model(x), y)
-            if not torch.isfinite(loss):
-                diverged = epoch * per_epoch + step + 1
-                break
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            total += loss.item()
-        if diverged is not None:
-            break
-        epoch_losses.append(total / per_epoch)
-    return {"step_losses": losses, "epoch_losses": epoch_losses, "diverged_at_step": diverged,
-            "steps_per_epoch": per_epoch}
 
 
 def lr_drop_transient(model: nn.Module, train_set: ImageSet, stats=None, *, lr: float = 0.01,
@@ -250,7 +193,8 @@ def lr_drop_transient(model: nn.Module, train_set: ImageSet, stats=None, *, lr: 
     for name in ("paper", "torch", "stay"):
         net = copy.deepcopy(base)
         if name == "torch":
-            o = torch.optim.SGD(net.parameters(), lr=lr / 10, momentum=0.9, weight_decay=5e-4)
+            o = torch.optim.SGD(net.parameters(), lr=lr / paper.LR_DIVISOR, momentum=paper.MOMENTUM,
+                                weight_decay=paper.WEIGHT_DECAY)
             for p, v in zip(net.parameters(), velocity):
                 o.state[p]["momentum_buffer"] = -v.clone() / lr
         else:
@@ -258,193 +202,21 @@ def lr_drop_transient(model: nn.Module, train_set: ImageSet, stats=None, *, lr: 
             for p, v in zip(net.parameters(), velocity):
                 o.state[p]["velocity"] = v.clone()
             for group in o.param_groups:
-                group["lr"] = lr / 10 if name == "paper" else lr
+                group["lr"] = lr / paper.LR_DIVISOR if name == "paper" else lr
         forks[name] = run(net, o, 10_000 + warm_epochs)
     return {**forks, "lr": lr, "steps_per_epoch": len(forks["paper"])}
 
-
-def plot_lr_drop_transient(result: dict, ax=None):
-    """Per-step training loss of the three forks of :func:`lr_drop_transient`."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.subplots(figsize=(6.5, 3.2))[1]
-    lr = result["lr"]
-    for key, label, style in (("paper", f"paper's rule, ε {lr:g} → {lr / 10:g}", "-"),
-                              ("torch", f"torch.optim.SGD, ε {lr:g} → {lr / 10:g}", "--"),
-                              ("stay", f"no division, ε {lr:g}", ":")):
-        ax.plot(range(1, len(result[key]) + 1), result[key], style, marker="o", ms=2.5, label=label)
-    ax.set_xlabel("step after the division")
-    ax.set_ylabel("training loss (per step)")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    return ax
-
-
-BIAS_ARMS = {f"{init} init, bias {b:g}": {"init": init, "bias_init": b}
-             for init in ("paper", "kaiming") for b in (1.0, 0.1, 0.0)}
-
-
-def bias_init_experiment(profile: Profile | None = None, *, epochs: int | None = None,
-                         arms: dict[str, dict] | None = None, train_set: ImageSet | None = None,
-                         save: bool = True) -> dict:
-    """§5's biases of 1 against 0.1 (Caffe's choice) and 0, under the paper's N(0, 0.01) weights and under He
-    init, on the scaled net. §5 says bias 1 "accelerates the early stages of learning by providing the ReLUs with
-    positive inputs"; Caffe's reference AlexNet reports that it gave a flat loss and used 0.1.
-
-    Every arm starts from the same seed and sees the same batches. Saved as ``bias_init``:
-    ``{"arms": {arm: {"init", "bias_init", "step_losses", "epoch_losses", "diverged_at_step",
-    "final_train_loss", "seconds"}}, "chance_loss": ln(classes)}``.
-    """
-    profile = profile or get_profile()
-    epochs = epochs or max(1, min(6, profile.ablation_epochs))
-    train_set = train_set or load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False)
-    stats = compute_stats(train_set.images)
-    out = {}
-    for arm, switches in (arms or BIAS_ARMS).items():
-        t0 = time.perf_counter()
-        torch.manual_seed(0)
-        model = build_model("alexnet-cifar", train_set.num_classes, **switches).to(default_device())
-        run = train_steps(model, train_set, epochs=epochs, batch_size=profile.batch_size, stats=stats)
-        run.update(init=switches.get("init"), bias_init=switches.get("bias_init"),
-                   final_train_loss=run["epoch_losses"][-1] if run["epoch_losses"] and not run["diverged_at_step"]
-                   else None, seconds=time.perf_counter() - t0)
-        out[arm] = run
-    result = {"arms": out, "chance_loss": math.log(train_set.num_classes), "epochs": epochs}
-    if save:
-        save_result("bias_init", result, scale(profile, dataset=train_set.name, train_images=len(train_set),
-                                               epochs=epochs), profile)
-    return result
-
-
-def bias_input_dependence(data: ImageSet, arms: dict[str, dict] | None = None, n: int = 64) -> dict:
-    """:func:`input_dependence` of the scaled net at initialisation for each arm of the bias experiment, on the
-    centre crops of the first ``n`` images of ``data``."""
-    stats = compute_stats(data.images)
-    x = BatchAugment(stats, data.crop_size, "none").eval(data.images[:n])
-    out = {}
-    for arm, switches in (arms or BIAS_ARMS).items():
-        torch.manual_seed(0)
-        out[arm] = input_dependence(build_model("alexnet-cifar", data.num_classes, **switches), x)
-    return out
-
-
-def format_input_dependence(table: dict) -> str:
-    layers = list(next(iter(table.values())))
-    w = max(len(arm) for arm in table) + 2
-    lines = [f"{'arm':<{w}}" + "".join(f"{name:>9}" for name in layers)]
-    for arm, row in table.items():
-        lines.append(f"{arm:<{w}}" + "".join(f"{row[name]:>9.1e}" for name in layers))
-    return "\n".join(lines)
-
-
-def plot_bias_losses(result: dict, ax=None):
-    """Training loss per step of each arm of :func:`bias_init_experiment`; an × marks a divergence."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.subplots(figsize=(7, 3.8))[1]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (arm, r) in enumerate(result["arms"].items()):
-        style = "-" if r["init"] == "paper" else "--"
-        losses = r["step_losses"]
-        per = max(1, r["steps_per_epoch"])
-        xs = [(s + 1) / per for s in range(len(losses))]
-        ax.plot(xs, losses, style, color=colors[i % 3], lw=1.2, label=arm)
-        if r["diverged_at_step"]:
-            x = r["diverged_at_step"] / per
-            ax.plot([x], [losses[-1] if losses else result["chance_loss"]], "x", color=colors[i % 3], ms=10, mew=2)
-            ax.annotate("diverged", (x, losses[-1] if losses else result["chance_loss"]), fontsize=7,
-                        xytext=(4, 4), textcoords="offset points")
-    ax.axhline(result["chance_loss"], color="grey", lw=0.8, ls=":")
-    ax.text(0.99, result["chance_loss"] + 0.03, "chance: ln(classes)", ha="right", va="bottom", fontsize=7,
-            color="grey", transform=ax.get_yaxis_transform())
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss (per step)")
-    top = result["chance_loss"] * 1.6
-    ax.set_ylim(0, top)
-    if any(x > top for r in result["arms"].values() for x in r["step_losses"]):
-        ax.text(0.99, 0.98, "losses above the top edge are clipped", ha="right", va="top", fontsize=7,
-                color="grey", transform=ax.transAxes)
-    ax.legend(fontsize=7, ncol=2, loc="lower left")
-    ax.grid(alpha=0.3)
-    return ax
-
-
-def bias_outcome(run: dict, chance: float) -> str:
-    """One phrase for one arm of :func:`bias_init_experiment`: diverged, flat at chance, or trains."""
-    e = run["epoch_losses"]
-    if run["diverged_at_step"]:
-        per = max(1, run["steps_per_epoch"])
-        return f"diverged (non-finite loss) at step {run['diverged_at_step']}, " \
-               f"epoch {(run['diverged_at_step'] - 1) // per + 1}"
-    if not e or e[-1] > chance - 0.02:
-        return f"flat: still at chance (ln {round(math.exp(chance))}) after {len(e)} epochs"
-    if e[0] > chance + 0.5:
-        return "a blow-up at the start (epoch 1 above chance), then it trains"
-    return "trains"
-
-
-def bias_summary(result: dict) -> str:
-    """One line per arm: mean loss over the first and last epoch, and :func:`bias_outcome`."""
-    lines = [f"{'arm':<24}{'epoch 1 loss':>13}{'last epoch loss':>16}  outcome"]
-    for arm, r in result["arms"].items():
-        e = r["epoch_losses"]
-        first = f"{e[0]:.3f}" if e else "—"
-        last = f"{e[-1]:.3f}" if e and not r["diverged_at_step"] else "—"
-        lines.append(f"{arm:<24}{first:>13}{last:>16}  {bias_outcome(r, result['chance_loss'])}")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- the main run: live curves, schedule, resume
 
 
-class LiveCurves:
-    """An ``on_epoch`` callback for :func:`alexnet.train.train` that redraws loss, error and learning rate in one
-    output (an IPython display handle), so the notebook keeps the final figure."""
-
-    def __init__(self, title: str = ""):
-        self.title = title
-        self.handle = None
-
-    def figure(self, history: list[dict]):
-        import matplotlib.pyplot as plt
-
-        fig, (a, b, c) = plt.subplots(1, 3, figsize=(11, 3.2))
-        ep = [h["epoch"] for h in history]
-        a.plot(ep, [h["train_loss"] for h in history], label="train")
-        a.plot(ep, [h.get("val_loss", float("nan")) for h in history], "--", label="val")
-        a.set_title("loss")
-        b.plot(ep, [h["train_top1_error"] for h in history], label="train top-1")
-        b.plot(ep, [h.get("val_top1_error", float("nan")) for h in history], "--", label="val top-1")
-        b.plot(ep, [h.get("val_top5_error", float("nan")) for h in history], ":", label="val top-5")
-        b.set_title("error")
-        c.semilogy(ep, [h["lr"] for h in history], drawstyle="steps-post")
-        c.set_title("learning rate ε (÷10 on plateau)")
-        for ax in (a, b, c):
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
-        a.legend(fontsize=7)
-        b.legend(fontsize=7)
-        fig.suptitle(self.title, fontsize=9)
-        fig.tight_layout()
-        return fig
-
-    def __call__(self, history: list[dict]) -> None:
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        fig = self.figure(history)
-        if self.handle is None:
-            self.handle = display(fig, display_id=True)
-        else:
-            self.handle.update(fig)
-        plt.close(fig)
-
-
 def lr_drops(history: list[dict]) -> list[dict]:
-    """The epochs after which the learning rate was divided (ReduceLROnPlateau on the validation error)."""
+    """The epochs after which the learning rate was divided (ReduceLROnPlateau on the validation error); records
+    without an ``lr`` show no division."""
     out = []
     for prev, cur in zip(history, history[1:]):
-        if cur["lr"] < prev["lr"] * 0.999:
+        if "lr" in cur and "lr" in prev and cur["lr"] < prev["lr"] * 0.999:
             out.append({"after_epoch": prev["epoch"], "from": prev["lr"], "to": cur["lr"]})
     return out
 
@@ -454,10 +226,22 @@ def shipped_run_history(path=None) -> list[dict] | None:
     same recipe as the main run, for 40 epochs on the CIFAR-10 sample; see ``data/README.md``), or None when
     there is no checkout (a pip install, e.g. on Colab)."""
     from ..checkpoint import load_checkpoint
-    from .results_figs import default_checkpoint
 
-    path = path or default_checkpoint()
+    path = path or find_shipped_checkpoint()
     return None if path is None else load_checkpoint(path)["history"]
+
+
+def epochs_at_initial_lr(history: list[dict]) -> list[dict]:
+    """The records of the epochs trained at the run's first learning rate: up to the first division
+    (:func:`lr_drops`), or the whole run if there is none."""
+    drops = lr_drops(history)
+    return history[:drops[0]["after_epoch"]] if drops else list(history)
+
+
+def first_lr_drop(history: list[dict]) -> int | None:
+    """The epoch after which the learning rate was first divided (:func:`lr_drops`), or None."""
+    drops = lr_drops(history)
+    return drops[0]["after_epoch"] if drops else None
 
 
 def plateau_reasons(history: list[dict]) -> list[str]:
@@ -471,26 +255,6 @@ def plateau_reasons(history: list[dict]) -> list[str]:
                    f"after epoch {d['after_epoch']}")
     return out
 
-
-def plot_schedule(history: list[dict], title: str = ""):
-    """Top-1 errors (left) and the learning rate (right, log scale) per epoch, with a dotted line after each
-    epoch that the plateau rule divided the rate (:func:`lr_drops`)."""
-    import matplotlib.pyplot as plt
-
-    epochs = [h["epoch"] for h in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    left.plot(epochs, [h["train_top1_error"] for h in history], label="train (augmented, dropout on)")
-    left.plot(epochs, [h.get("val_top1_error", math.nan) for h in history], label="validation")
-    right.semilogy(epochs, [h["lr"] for h in history], drawstyle="steps-mid", color="0.3")
-    for d in lr_drops(history):
-        for ax in (left, right):
-            ax.axvline(d["after_epoch"] + 0.5, ls=":", color="0.4")
-    left.set(xlabel="epoch", ylabel="top-1 error", title="errors")
-    right.set(xlabel="epoch", ylabel="learning rate ε", title="ε (÷10 on a validation plateau)")
-    left.legend(fontsize=7)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
 
 
 def main_run_config(profile: Profile | None = None, **overrides) -> TrainConfig:
@@ -519,6 +283,16 @@ def resume_max_difference(dataset: str = "synthetic", epochs: int = 3, stop_afte
                                                             resumed.state_dict().values()))
 
 
+def main_run(profile: Profile | None = None, *, train_set: ImageSet, val_set: ImageSet, on_epoch=None,
+             **overrides) -> tuple[TrainResult, dict]:
+    """Train the chapter's main run (:func:`main_run_config`) and save its schedule (:func:`save_main_run`).
+    Returns the training result and the saved record's data."""
+    profile = profile or get_profile()
+    run = train(main_run_config(profile, **overrides), train_set=train_set, val_set=val_set, on_epoch=on_epoch)
+    return run, save_main_run(run.history, profile, dataset=train_set.name, train_images=len(train_set),
+                              val_images=len(val_set))
+
+
 def save_main_run(history: list[dict], profile: Profile | None = None, *, dataset: str, train_images: int,
                   val_images: int | None = None) -> dict:
     """Save the main run's schedule and final errors as ``learning_schedule`` (the scorecard's §5 row)."""
@@ -527,7 +301,7 @@ def save_main_run(history: list[dict], profile: Profile | None = None, *, datase
     data = {"lr_drops": len(lr_drops(history)), "drops": lr_drops(history), "epochs": len(history),
             "val_top1_error": last.get("val_top1_error"), "val_top5_error": last.get("val_top5_error"),
             "train_top1_error": last["train_top1_error"], "history": history,
-            "paper": {"lr_drops": 3, "epochs": 90}}
+            "paper": {"lr_drops": paper.LR_DROPS, "epochs": paper.EPOCHS}}
     save_result("learning_schedule", data, scale(profile, dataset=dataset, train_images=train_images,
                                                  epochs=len(history), val_images=val_images), profile,
                 seconds=sum(h.get("seconds", 0.0) for h in history))

@@ -15,7 +15,8 @@ The nonlinearities compared (:data:`NONLINEARITIES`):
 ReLU is *non-saturating*: its derivative is 1 for every positive input, however large. tanh and σ have
 derivatives that vanish for large :math:`|x|`, so a unit driven far from zero stops learning.
 
-The paper does not give the four-layer net. :class:`FourLayerNet` is our documented choice, modelled on
+The paper does not give the four-layer net. :class:`~alexnet.experiments.fig1_net.FourLayerNet` is our
+documented choice, modelled on
 cuda-convnet's ``layers-18pct.cfg`` (Krizhevsky's own CIFAR-10 example of the time): three 5×5 convolutions of
 32, 32 and 64 kernels, each followed by the nonlinearity and a 3×3 stride-2 pool (max, then average, then
 average), then one fully connected layer to the 10 classes: four layers with weights. We leave out that
@@ -24,7 +25,9 @@ initialisation. The experiment (:func:`relu_vs_tanh`) trains it with the
 paper's SGD (:class:`alexnet.optim.PaperSGD`, momentum 0.9) and *no* regularisation (weight decay 0, no
 dropout, no augmentation: every epoch sees the same centre 28×28 crops), for each nonlinearity at each
 learning rate of a small grid (:data:`LR_GRIDS`), keeps the learning rate that reaches 25% training error in
-the fewest epochs (:func:`epochs_to_error`), and reports the ratio of the two epoch counts (paper: 6).
+the fewest epochs (:func:`alexnet.stats.epochs_to_error`, interpolated between epochs), and reports the ratio
+of the two epoch counts (the paper's is :data:`alexnet.paper.FIG1_RATIO`). The figures are in
+:mod:`alexnet.figures.relu`.
 """
 from __future__ import annotations
 
@@ -32,21 +35,20 @@ import math
 import multiprocessing
 import os
 import time
-from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
-from torch import nn
 
+from .. import paper
 from ..data import ImageSet, load_imageset
 from ..errors import NonFiniteLossError
-from ..model import ACTIVATIONS
 from ..profiles import Profile, default_device, get_profile
-from ..results import reusable_result, reuse_note, save_result, scale
+from ..results import save_result, scale
+from ..stats import epochs_to_error
 from ..train import TrainConfig, train
+from .ablation import reusable_result
+from .fig1_net import FIG1_WIDTHS, INITS, FourLayerNet, four_layer_param_count, pooled_side  # noqa: F401
 
-FIG1_THRESHOLD = 0.25  # Fig. 1's dashed line: 25% training error
-PAPER_RATIO = 6.0  # "six times faster"
 
 NONLINEARITIES = {  # name: (f, f′) as plain tensor functions, for the saturation figure
     "relu": (torch.relu, lambda x: (x > 0).to(x.dtype)),
@@ -70,94 +72,13 @@ FIG1_BATCH = {"smoke": 32, "quick": 32, "full": None}
 FIG1_EPOCHS = {"smoke": None, "quick": 40, "full": None}
 SPEEDUP_THRESHOLDS = (0.7, 0.6, 0.5, 0.4, 0.3, 0.25)
 
-FIG1_WIDTHS = (32, 32, 64)  # cuda-convnet layers-18pct.cfg: conv 32, conv 32, conv 64 (all 5×5), then fc10
-
-# Weight initialisations (standard deviations of zero-mean Gaussians; biases start at 0):
-# "cuda-convnet": layers-18pct.cfg's initW = 0.0001, 0.01, 0.01, 0.01 on 0–255 pixels minus the mean image;
-# "lecun": N(0, 1/fan_in) on pixels minus the mean, divided by 64 (≈ their standard deviation).
-INITS = ("cuda-convnet", "lecun")
-CUDA_CONVNET_STDS = (1e-4, 1e-2, 1e-2, 1e-2)
-
-
-class FourLayerNet(nn.Module):
-    """The four-layer CNN of our Figure 1: cuda-convnet's ``layers-18pct.cfg`` without its response norms.
-
-    ``conv1 5×5 (w1) → f → max-pool 3/2 → conv2 5×5 (w2) → f → avg-pool 3/2 → conv3 5×5 (w3) → f → avg-pool 3/2
-    → fc4``: four layers with weights, one nonlinearity f throughout. On a 28×28 crop the maps are
-    28 → 13 → 13 → 6 → 6 → 2, so fc4 sees ``w3 · 2 · 2`` features. The 18pct net pools with max, then average,
-    then average, as here; it also normalises responses after the first two pools, which we leave out so that
-    f is the only thing that differs between the nets compared.
-
-    ``init="cuda-convnet"`` (the default) starts as that config does: Gaussian weights with standard deviations
-    0.0001, 0.01, 0.01, 0.01, zero biases, and inputs that are the raw 0–255 pixels minus the mean image (as in
-    §2). ``init="lecun"`` is the normalised alternative: inputs divided by 64, weights from N(0, 1/fan_in)
-    (LeCun et al., 1998). Either way, two nets built from the same seed get identical weights whatever f is.
-    """
-
-    def __init__(self, activation: str = "relu", num_classes: int = 10, widths=FIG1_WIDTHS,
-                 input_size: int = 28, init: str = "cuda-convnet"):
-        super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}: choose one of {', '.join(ACTIVATIONS)}")
-        if init not in INITS:
-            raise ValueError(f"unknown init {init!r}: choose one of {', '.join(INITS)}")
-        w1, w2, w3 = widths
-        act = ACTIVATIONS[activation]
-        self.activation, self.init = activation, init
-        self.input_scale = 1.0 if init == "cuda-convnet" else 1 / 64
-        self.features = nn.Sequential(OrderedDict([
-            ("conv1", nn.Conv2d(3, w1, 5, padding=2)), ("act1", act()), ("pool1", nn.MaxPool2d(3, 2)),
-            ("conv2", nn.Conv2d(w1, w2, 5, padding=2)), ("act2", act()), ("pool2", nn.AvgPool2d(3, 2)),
-            ("conv3", nn.Conv2d(w2, w3, 5, padding=2)), ("act3", act()), ("pool3", nn.AvgPool2d(3, 2)),
-        ]))
-        self.side = pooled_side(input_size)
-        self.fc4 = nn.Linear(w3 * self.side ** 2, num_classes)
-        layers = [self.features.conv1, self.features.conv2, self.features.conv3, self.fc4]
-        for layer, std in zip(layers, CUDA_CONVNET_STDS):
-            nn.init.normal_(layer.weight, 0.0, std if init == "cuda-convnet" else layer.weight[0].numel() ** -0.5)
-            nn.init.zeros_(layer.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.input_scale != 1.0:
-            x = x * self.input_scale
-        return self.fc4(torch.flatten(self.features(x), 1))
-
-
-def pooled_side(input_size: int, pools: int = 3) -> int:
-    """The side after ``pools`` 3×3 stride-2 max-pools (the 5×5 convolutions are padded and keep the side)."""
-    side = input_size
-    for _ in range(pools):
-        side = (side - 3) // 2 + 1
-    return side
-
-
-def four_layer_param_count(widths=FIG1_WIDTHS, num_classes: int = 10, input_size: int = 28) -> int:
-    """Parameters of :class:`FourLayerNet`: ``Σ (5·5·c_in·c_out + c_out)`` over the convs, plus fc4."""
-    w1, w2, w3 = widths
-    convs = sum(25 * c_in * c_out + c_out for c_in, c_out in ((3, w1), (w1, w2), (w2, w3)))
-    features = w3 * pooled_side(input_size) ** 2
-    return convs + features * num_classes + num_classes
-
-
-def epochs_to_error(history: list[dict], threshold: float = FIG1_THRESHOLD,
-                    key: str = "train_top1_error") -> int | None:
-    """The first epoch whose error (``key``, by default the epoch's mean training error) is ≤ ``threshold``.
-
-    None if the run never gets there. This is Fig. 1's measure: "reaches a 25% training error rate ... faster".
-    """
-    for record in history:
-        if record.get(key) is not None and record[key] <= threshold:
-            return int(record["epoch"])
-    return None
-
-
 class _StopRun(Exception):
     """Raised from the trainer's epoch callback to end a grid run early; its message is the run's status."""
 
 
 def train_fig1_run(activation: str, lr: float, train_set: ImageSet, val_set: ImageSet, *, epochs: int,
                    batch_size: int, seed: int = 0, widths=FIG1_WIDTHS, init: str = "cuda-convnet",
-                   threshold: float = FIG1_THRESHOLD, stop_after: int | None = None,
+                   threshold: float = paper.FIG1_THRESHOLD, stop_after: int | None = None,
                    reference: list[float] | None = None, margin: float = 0.1, stall_epochs: int | None = 3,
                    progress: bool | None = None) -> dict:
     """Train one :class:`FourLayerNet` with :func:`alexnet.train.train`, no regularisation, a constant rate.
@@ -215,7 +136,7 @@ def _rank(run: dict, epochs: int, order: int) -> tuple:
 
 
 def tune_learning_rate(activation: str, lrs, train_set: ImageSet, val_set: ImageSet, *, epochs: int,
-                       batch_size: int, threshold: float = FIG1_THRESHOLD, prune: bool = True,
+                       batch_size: int, threshold: float = paper.FIG1_THRESHOLD, prune: bool = True,
                        threads: int | None = None, **run_kwargs) -> dict[float, dict]:
     """Train one nonlinearity at each rate of ``lrs`` in turn, largest first, and return ``{lr: run}``.
 
@@ -243,10 +164,10 @@ def _cpu_count() -> int:
 
 
 def relu_vs_tanh(profile: Profile | None = None, *, activations=("relu", "tanh"), lrs=None,
-                 epochs: int | None = None, batch_size: int | None = None, threshold: float = FIG1_THRESHOLD,
+                 epochs: int | None = None, batch_size: int | None = None, threshold: float = paper.FIG1_THRESHOLD,
                  widths=FIG1_WIDTHS, init: str = "cuda-convnet", seed: int = 0, prune: bool = True,
                  workers: int | None = None, save: bool = True, train_set: ImageSet | None = None,
-                 val_set: ImageSet | None = None, progress: bool | None = None, reuse: bool = True) -> dict:
+                 val_set: ImageSet | None = None, progress: bool | None = None) -> dict:
     """Figure 1: train :class:`FourLayerNet` for each nonlinearity at each learning rate, keep the fastest.
 
     ``lrs`` defaults to the profile's :data:`LR_GRIDS` entry, ``batch_size`` and ``epochs`` to
@@ -263,33 +184,29 @@ def relu_vs_tanh(profile: Profile | None = None, *, activations=("relu", "tanh")
          "grid": {act: {lr: {"train_top1_error": [...], "epochs_to": .., "status": ..}}},
          "speedup": {threshold: {"relu": epochs, "tanh": epochs, "ratio": tanh / relu}},
          "lr_at_edge": {act: True if the chosen rate is the grid's smallest or largest},
-         "threshold", "paper_ratio": 6.0, "seconds", "scale": {...}}
+         "threshold", "paper_ratio": paper.FIG1_RATIO, "seconds", "scale": {...}}
 
-    If tanh never reaches the threshold the ratio is a lower bound: ``(epochs + 1) / relu's epochs``.
+    If tanh never reaches the threshold the ratio is a lower bound: ``(epochs + 1) / relu's epochs``. A stored
+    result at the same scale made by this code is returned instead of training again
+    (:func:`~alexnet.experiments.ablation.reusable_result`), and the cell says so.
     ``speedup`` repeats the measure at the higher error levels of :data:`SPEEDUP_THRESHOLDS`, for the chosen
     runs (the rates chosen for 25%), so a run too short for 25% still shows the trend.
-
-    With ``reuse`` (quick and full only), a stored ``fig1_relu_tanh`` made by this same code at this scale
-    (:func:`alexnet.results.reusable_result`) is returned instead of training again, and the cell says so.
     """
     profile = profile or get_profile()
     lrs = tuple(sorted(lrs or LR_GRIDS.get(profile.name, LR_GRIDS["quick"]), reverse=True))
     epochs = epochs or FIG1_EPOCHS.get(profile.name) or profile.fig1_epochs
     batch_size = batch_size or FIG1_BATCH.get(profile.name) or profile.batch_size
     train_set = train_set or load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False)
+    same = {"dataset": train_set.name, "train_images": len(train_set), "epochs": epochs, "batch_size": batch_size,
+            "lr_grid": list(lrs), "init": init}
+    record = reusable_result("fig1_relu_tanh", same, profile) if save and tuple(activations) == ("relu", "tanh") \
+        else None
+    if record is not None:
+        return {**record["data"], "scale": record["scale"]}
     val_set = val_set or load_imageset(profile.dataset, "val", limit=profile.val_limit, progress=False)
     if workers is None:
         on_cpu = default_device().type == "cpu"
         workers = min(len(activations), _cpu_count()) if on_cpu and profile.meaningful else 1
-    sc = scale(profile, dataset=train_set.name, train_images=len(train_set), epochs=epochs,
-               batch_size=batch_size, crop=train_set.crop_size, lr_grid=list(lrs), init=init, seed=seed,
-               net="-".join(f"conv{w}" for w in widths) + f"-fc{train_set.num_classes}",
-               params=four_layer_param_count(widths, train_set.num_classes, train_set.crop_size))
-    stored = reusable_result("fig1_relu_tanh", profile, **sc) if reuse and list(activations) == ["relu", "tanh"] \
-        and threshold == FIG1_THRESHOLD and prune else None
-    if stored is not None:
-        print(reuse_note("fig1_relu_tanh", stored, stored["data"].get("seconds")))
-        return {**stored["data"], "scale": stored["scale"]}
     common = dict(epochs=epochs, batch_size=batch_size, threshold=threshold, prune=prune, seed=seed,
                   widths=widths, init=init)
     t0 = time.perf_counter()
@@ -321,7 +238,11 @@ def relu_vs_tanh(profile: Profile | None = None, *, activations=("relu", "tanh")
               "lr": chosen, "curves": curves, "speedup": speedup_by_threshold(curves),
               "lr_at_edge": {act: len(lrs) > 1 and chosen[act] in (min(lrs), max(lrs)) for act in activations},
               "grid": {act: {str(lr): g for lr, g in runs.items()} for act, runs in grid.items()},
-              "threshold": threshold, "paper_ratio": PAPER_RATIO, "seconds": time.perf_counter() - t0}
+              "threshold": threshold, "paper_ratio": paper.FIG1_RATIO, "seconds": time.perf_counter() - t0}
+    sc = scale(profile, dataset=train_set.name, train_images=len(train_set), epochs=epochs,
+               batch_size=batch_size, crop=train_set.crop_size, lr_grid=list(lrs), init=init, seed=seed,
+               net="-".join(f"conv{w}" for w in widths) + f"-fc{train_set.num_classes}",
+               params=four_layer_param_count(widths, train_set.num_classes, train_set.crop_size))
     result["scale"] = sc
     if save:
         save_result("fig1_relu_tanh", {k: v for k, v in result.items() if k != "scale"}, sc, profile,
@@ -334,14 +255,10 @@ def speedup_by_threshold(curves: dict[str, list[float]], thresholds=SPEEDUP_THRE
     either never gets there). ``curves`` maps a nonlinearity to its training error per epoch."""
     out = {}
     for thr in thresholds:
-        e = {act: epochs_to_error(_as_history(c), thr) for act, c in curves.items() if act in ("relu", "tanh")}
+        e = {act: epochs_to_error(c, thr) for act, c in curves.items() if act in ("relu", "tanh")}
         ok = e.get("relu") and e.get("tanh")
         out[f"{thr:g}"] = {**e, "ratio": e["tanh"] / e["relu"] if ok else None}
     return out
-
-
-def _as_history(errors: list[float]) -> list[dict]:
-    return [{"epoch": i + 1, "train_top1_error": err} for i, err in enumerate(errors)]
 
 
 def fig1_table(result: dict) -> str:
@@ -349,7 +266,7 @@ def fig1_table(result: dict) -> str:
     thr = result["threshold"]
     lines = [f"{'nonlinearity':<14}{'chosen lr':>10}{f'epochs to {thr:.0%}':>16}"]
     for act, e in result["epochs_to_25"].items():
-        lines.append(f"{act:<14}{result['lr'][act]:>10g}{(str(e) if e is not None else 'not reached'):>16}")
+        lines.append(f"{act:<14}{result['lr'][act]:>10g}{(f'{e:.1f}' if e is not None else 'not reached'):>16}")
     if result["ratio"] is not None:
         sign = "≥ " if result["ratio_is_lower_bound"] else ""
         lines.append(f"ratio tanh / ReLU: {sign}{result['ratio']:.1f}×   (paper: {result['paper_ratio']:g}×)")
@@ -359,7 +276,7 @@ def fig1_table(result: dict) -> str:
     if result.get("speedup"):
         lines += ["", "the chosen runs at other error levels:",
                   f"{'training error':<16}{'ReLU epochs':>12}{'tanh epochs':>12}{'ratio':>8}"]
-        show = lambda e: str(e) if e is not None else "—"  # noqa: E731
+        show = lambda e: f"{e:.1f}" if e is not None else "—"  # noqa: E731
         for level, row in result["speedup"].items():
             r = f"{row['ratio']:.1f}×" if row["ratio"] is not None else "—"
             lines.append(f"{float(level):<16.0%}{show(row.get('relu')):>12}{show(row.get('tanh')):>12}{r:>8}")
@@ -376,8 +293,8 @@ def fig1_summary(result: dict) -> str:
         ours = f"ReLU did not reach {thr} in {sc['epochs']} epochs, so there is no ratio"
     else:
         sign = "at least " if result["ratio_is_lower_bound"] else ""
-        tanh = f"{e['tanh']} at lr {lr['tanh']:g}" if e["tanh"] is not None else f"not reached, lr {lr['tanh']:g}"
-        ours = (f"tanh needs {sign}{result['ratio']:.1f}× the epochs of ReLU (ReLU {e['relu']} epochs at lr "
+        tanh = f"{e['tanh']:.1f} at lr {lr['tanh']:g}" if e["tanh"] is not None else f"not reached, lr {lr['tanh']:g}"
+        ours = (f"tanh needs {sign}{result['ratio']:.1f}× the epochs of ReLU (ReLU {e['relu']:.1f} epochs at lr "
                 f"{lr['relu']:g}, tanh {tanh})")
     lines.append(f"ours:  {ours}")
     lines.append(f"       at {sc['dataset']} {sc['train_images']:,} training images, {sc['crop']}×{sc['crop']} crops, "
@@ -388,51 +305,3 @@ def fig1_summary(result: dict) -> str:
         lines.append(f"direction: ReLU is {verdict}; size: {result['ratio']:.1f}× against "
                      f"{result['paper_ratio']:g}×")
     return "\n".join(lines)
-
-
-def plot_fig1(result: dict, ax=None, curves: dict | None = None, title: str = ""):
-    """Figure 1 redrawn: training error against epochs, ReLU solid, tanh dashed, the 25% line dotted."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.subplots(figsize=(5.5, 3.6))[1]
-    curves = curves or {act: (result["lr"][act], result["curves"][act]) for act in result["curves"]}
-    styles = {"relu": "-", "tanh": "--", "sigmoid": "-.", "abs_tanh": ":"}
-    for act, (lr, errs) in curves.items():
-        ax.plot(range(1, len(errs) + 1), errs, styles.get(act, "-"), color="black" if act in ("relu", "tanh") else None,
-                label=f"{act} (lr {lr:g})")
-    ax.axhline(result["threshold"], color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("epochs")
-    ax.set_ylabel("training error rate")
-    ax.set_ylim(0, 0.9)
-    ax.set_xlim(0, result["scale"]["epochs"] + 1 if "scale" in result else None)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    ax.set_title(title)
-    return ax
-
-
-def plot_nonlinearities(names=("relu", "tanh", "sigmoid", "abs_tanh"), span: float = 4.0):
-    """Each nonlinearity (left) and its derivative (right), with tanh's saturated range (|tanh′| < 0.1) shaded."""
-    import matplotlib.pyplot as plt
-
-    x = torch.linspace(-span, span, 801)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
-    saturated = (NONLINEARITIES["tanh"][1](x) < 0.1).numpy()
-    for ax in (a, b):
-        ax.fill_between(x, 0, 1, where=saturated, transform=ax.get_xaxis_transform(), color="0.9",
-                        label="tanh saturated (|tanh′| < 0.1)" if ax is b else None)
-    for name in names:
-        f, df = NONLINEARITIES[name]
-        a.plot(x, f(x), label=name)
-        b.plot(x, df(x), label=name)
-    a.set_title("f(x)")
-    b.set_title("f′(x)")
-    for ax in (a, b):
-        ax.axhline(0, color="grey", lw=0.5)
-        ax.axvline(0, color="grey", lw=0.5)
-        ax.set_xlabel("x")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right" if ax is b else "upper left")
-    b.set_ylim(-1.1, 1.1)
-    fig.tight_layout()
-    return fig
