@@ -138,8 +138,9 @@ class LocalResponseNorm(nn.Module):
 
     ``torch.nn.LocalResponseNorm(size, alpha, beta, k)`` computes the same thing with ``alpha/size`` in place of
     ``alpha``; Caffe does too, with ``k=1`` by default; the 2012 cuda-convnet divides its ``scale`` by the size
-    and fixes ``k=1``; cuda-convnet2 makes k settable. See :data:`CONVENTIONS` and :func:`lrn_equivalents`. The window is ``n`` channels centred on ``i``
-    (``n`` odd), clipped at the first and last channel exactly as the paper's max/min bounds say.
+    and fixes ``k=1``; cuda-convnet2 makes k settable. See :data:`CONVENTIONS` and :func:`lrn_equivalents`.
+    The window is ``n`` channels centred on ``i`` (``n`` odd), clipped at the first and last channel exactly as
+    the paper's max/min bounds say.
     """
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):

@@ -1,8 +1,9 @@
 """The network of §3.5, and the same family scaled down for 32×32 images.
 
 ``AlexNet()`` is the paper's net: 227×227×3 in (or the paper's 224 with ``input_size=224``, see below), five
-convolutional layers, three fully connected ones, 60,965,224 parameters. conv2, conv4 and conv5 are grouped (``groups=2``): each half of their kernels sees only
-the maps of its own GPU ("tower"); conv3 and the FC layers see everything. Each keyword switches one of the
+convolutional layers, three fully connected ones, 60,965,224 parameters. conv2, conv4 and conv5 are grouped
+(``groups=2``): each half of their kernels sees only the maps of its own GPU ("tower"); conv3 and the FC layers
+see everything. Each keyword switches one of the
 paper's experiments:
 
 =============  ==========================================  ======================================
@@ -11,6 +12,7 @@ keyword        paper                                       alternatives
 activation     ``"relu"`` (§3.1)                           ``"tanh"``, ``"sigmoid"``, ``"abs_tanh"``
 lrn            ``True`` after conv1 and conv2 (§3.3)       ``False``; ``"constant"``: ×k^-β only
 lrn_alpha      α = 1e-4 (§3.3, no /n)                      e.g. :func:`alpha_rescaled_with_inputs`
+lrn_k          k = 2 (§3.3)                                e.g. 1 (Caffe's default, the 2012 cmrnorm)
 pooling        ``"overlap"``: z=3, s=2 (§3.4)              ``"plain"``: z=2, s=2
 towers         ``2``: grouped conv2/4/5 (§3.2)             ``1``: one GPU with half the kernels
 grouped        ``True``                                    ``False``: two towers' widths, no groups
@@ -168,7 +170,8 @@ class AlexNet(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise AlexNetError(f"dropout must be in [0, 1), got {dropout}")
         if dropout_form not in DROPOUT_FORMS:
-            raise AlexNetError(f"dropout_form must be 'paper' (§4.2) or 'inverted' (torch.nn.Dropout), got {dropout_form!r}")
+            raise AlexNetError(f"dropout_form must be 'paper' (§4.2) or 'inverted' (torch.nn.Dropout), "
+                               f"got {dropout_form!r}")
         drop = DROPOUT_FORMS[dropout_form]
         self.stem = stem
         base = PAPER_WIDTHS if towers == 2 else ONE_TOWER_WIDTHS

@@ -92,3 +92,12 @@ def test_biases_get_no_weight_decay_by_default():  # 5, "Weight decay on the bia
     assert [g["weight_decay"] for g in groups] == [5e-4, 0.0]
     assert all(p.dim() == 1 for p in groups[1]["params"])
     assert [g["weight_decay"] for g in param_groups(net, 5e-4, bias_decay=True)] == [5e-4, 5e-4]
+
+
+def test_lrn_squares_of_conv1_activations_above_256_overflow_fp16_so_it_computes_in_fp32():  # appendix, LRN
+    assert torch.isinf(torch.tensor(256.0, dtype=torch.float16) ** 2)
+    assert not torch.isinf(torch.tensor(255.0, dtype=torch.float16) ** 2)
+    a = torch.full((1, 5, 2, 2), 300.0)
+    out = local_response_norm(a.half(), 5, 1e-4, 0.75, 2.0)
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    torch.testing.assert_close(out.float(), local_response_norm(a, 5, 1e-4, 0.75, 2.0), rtol=1e-3, atol=1e-3)

@@ -23,7 +23,8 @@ def plot_dropout_forms(result: dict):
         left.axvline(result["part_step"] / spe, color="grey", ls=":", lw=1)
         left.annotate(f"curves part (step {result['part_step']})", (result["part_step"] / spe, left.get_ylim()[1]),
                       fontsize=7, va="top", ha="left")
-    left.set(xlabel="epoch", ylabel=f"training loss (mean of {window} steps)", title="training loss, same batches and masks")
+    left.set(xlabel="epoch", ylabel=f"training loss (mean of {window} steps)",
+             title="training loss, same batches and masks")
     right.set(xlabel="epoch", ylabel="validation top-1 error", title="validation error (centre crops)")
     for ax in (left, right):
         ax.grid(alpha=0.3)
