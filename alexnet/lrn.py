@@ -4,21 +4,24 @@ r"""Local response normalisation, exactly as written in §3.3 of the paper.
 
     b^i_{x,y} = a^i_{x,y} \Big/ \Big(k + \alpha \sum_{j=\max(0,\,i-n/2)}^{\min(N-1,\,i+n/2)} (a^j_{x,y})^2\Big)^{\beta}
 
-with :math:`k=2, n=5, \alpha=10^{-4}, \beta=0.75`. Three conventions for the same idea exist, and they differ
-only in how :math:`\alpha` and :math:`k` are read:
+with :math:`k=2, n=5, \alpha=10^{-4}, \beta=0.75`. The conventions for the same idea differ only in how
+:math:`\alpha` and :math:`k` are read (:data:`CONVENTIONS`, :func:`lrn_equivalents`):
 
-================================  ======================================  =====================================
-implementation                    denominator                             equals our ``LocalResponseNorm`` with
-================================  ======================================  =====================================
-the paper (this module)           ``k + α Σ a²``                          ``alpha=α, k=k``
-``torch.nn.LocalResponseNorm``    ``k + (α/n) Σ a²``                      ``alpha=α/n, k=k``
-Caffe ``LRN`` (``k`` default 1)   ``k + (α/n) Σ a²``                      ``alpha=α/n, k=1``
-cuda-convnet ``rnorm``            ``2 + (scale/n) Σ a²`` (k fixed at 2)   ``alpha=scale/n, k=2``
-================================  ======================================  =====================================
+==================================  ===============================  ==========================================
+implementation                      denominator                      equals the paper's formula with
+==================================  ===============================  ==========================================
+the paper (this module)             ``k + α Σ a²``                   ``alpha=α, k=k``
+``torch.nn.LocalResponseNorm``      ``k + (α/n) Σ a²``               ``alpha=α/n, k=k``
+Caffe ``LRN`` (``k`` default 1)     ``k + (α/n) Σ a²``               ``alpha=α/n, k=k`` (``k=1`` by default)
+cuda-convnet ``cmrnorm`` (2012)     ``1 + (scale/n) Σ a²``           ``alpha=scale/n, k=1`` (k hard-coded)
+cuda-convnet2 ``cmrnorm`` (2014)    ``minDiv + (scale/n) Σ a²``      ``alpha=scale/n, k=minDiv``
+==================================  ===============================  ==========================================
 
-So the paper's stated α=1e-4 with no ``/n`` is *not* what cuda-convnet ran: Krizhevsky's layer config used
-``scale=0.0001``, which cuda-convnet divides by the size, i.e. ``torch.nn.LocalResponseNorm(5, alpha=1e-4, k=2)``.
-We implement the formula as printed and name the convention (:func:`lrn_equivalents`).
+The public 2012 cuda-convnet, Krizhevsky's own code, divides the layer's ``scale`` by the size and hard-codes
+k = 1: it computes ``a / (1 + (α/n) Σ a²)^β``, Caffe's convention, not the paper's formula and not torch's with
+k = 2. A settable k (``minDiv``) appears only in cuda-convnet2 (2014), whose ImageNet configuration sets it to 2.
+Which k (and which α) the winning 2012 net ran is not public. We implement the formula as printed and name the
+convention; :func:`lrn_equivalents` builds each reading of the printed constants.
 
 The forward and backward passes are written in closed form (:class:`_LRNFunction`), which saves the graph that
 autograd would otherwise build through ``pow`` and ``avg_pool3d``. Writing :math:`d_i = k + \alpha S_i` and
@@ -38,6 +41,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -132,9 +137,10 @@ class LocalResponseNorm(nn.Module):
     """The paper's LRN (§3.3): ``b = a / (k + α Σ_window a²)^β`` with **no /n** on α.
 
     ``torch.nn.LocalResponseNorm(size, alpha, beta, k)`` computes the same thing with ``alpha/size`` in place of
-    ``alpha``; Caffe does too, with ``k=1`` by default; cuda-convnet (what Krizhevsky ran) divides its ``scale``
-    by the size with ``k=2``. See :func:`lrn_equivalents`. The window is ``n`` channels centred on ``i``
-    (``n`` odd), clipped at the first and last channel exactly as the paper's max/min bounds say.
+    ``alpha``; Caffe does too, with ``k=1`` by default; the 2012 cuda-convnet divides its ``scale`` by the size
+    and fixes ``k=1``; cuda-convnet2 makes k settable. See :data:`CONVENTIONS` and :func:`lrn_equivalents`.
+    The window is ``n`` channels centred on ``i`` (``n`` odd), clipped at the first and last channel exactly as
+    the paper's max/min bounds say.
     """
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
@@ -162,20 +168,80 @@ def local_response_norm_reference(a: torch.Tensor, size: int = 5, alpha: float =
     return out
 
 
+@dataclass(frozen=True)
+class Convention:
+    """One implementation's reading of LRN's constants: its denominator and how it maps onto the paper's formula.
+
+    ``to_paper(size, alpha, k)`` returns the ``(alpha, k)`` that :func:`local_response_norm_reference` (the
+    paper's formula) needs to compute what this implementation computes when given ``alpha`` and ``k``.
+    """
+
+    name: str
+    source: str
+    denominator: str
+    to_paper: Callable[[int, float, float], tuple[float, float]]
+
+
+CONVENTIONS: dict[str, Convention] = {c.name: c for c in [
+    Convention("paper", "§3.3 as printed (this module)", "k + α Σ a²", lambda n, a, k: (a, k)),
+    Convention("torch", "torch.nn.LocalResponseNorm", "k + (α/n) Σ a²", lambda n, a, k: (a / n, k)),
+    Convention("caffe", "Caffe LRN layer, default k = 1", "1 + (α/n) Σ a²", lambda n, a, k: (a / n, 1.0)),
+    Convention("cuda-convnet", "cuda-convnet cmrnorm (2012): scale/size, k hard-coded to 1", "1 + (α/n) Σ a²",
+               lambda n, a, k: (a / n, 1.0)),
+    Convention("cuda-convnet2", "cuda-convnet2 cmrnorm (2014): scale/size, k = minDiv (2 in its ImageNet config)",
+               "k + (α/n) Σ a²", lambda n, a, k: (a / n, k)),
+]}
+
+
 def lrn_equivalents(size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0) -> dict[str, nn.Module]:
-    """The paper's layer, and the three other conventions *as the paper's formula reads them*.
+    """The paper's layer and every other convention of :data:`CONVENTIONS`, each fed the paper's printed
+    constants the way that implementation interprets them:
 
-    Returns modules keyed by convention, each fed the paper's printed constants the way that implementation
-    interprets them:
+    - ``paper``: α as printed, no /n, k;
+    - ``torch``: ``torch.nn.LocalResponseNorm(size, alpha, beta, k)``: α/n, k;
+    - ``caffe``: α/n and Caffe's default k = 1;
+    - ``cuda-convnet``: the public 2012 ``cmrnorm``: α/n, k hard-coded to 1 (what Caffe computes);
+    - ``cuda-convnet2``: α/n and k = ``minDiv``, here the paper's k (its ImageNet configuration sets 2).
 
-    - ``paper``: α as printed, no /n, k=2;
-    - ``torch``: ``torch.nn.LocalResponseNorm(size, alpha, beta, k)``: α/n;
-    - ``caffe``: α/n and Caffe's default k=1;
-    - ``cuda-convnet``: α/n, k=2 (Krizhevsky's actual layer).
+    Which of these the winning 2012 net ran is not public.
     """
     return {
         "paper": LocalResponseNorm(size, alpha, beta, k),
         "torch": nn.LocalResponseNorm(size, alpha=alpha, beta=beta, k=k),
         "caffe": nn.LocalResponseNorm(size, alpha=alpha, beta=beta, k=1.0),
-        "cuda-convnet": LocalResponseNorm(size, alpha / size, beta, 2.0),
+        "cuda-convnet": LocalResponseNorm(size, alpha / size, beta, 1.0),
+        "cuda-convnet2": LocalResponseNorm(size, alpha / size, beta, k),
     }
+
+
+@torch.no_grad()
+def data_dependent_factors(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, float]]:
+    """How much each :class:`LocalResponseNorm` of ``model`` normalises on input ``x`` (§3.3).
+
+    With ``S`` the windowed sum of squares, ``b/a = k^-β · (1 + αS/k)^-β``: the first factor is a constant the
+    next layer's weights absorb; the second, the *data-dependent factor*, is what makes the layer a
+    normalisation. Measured over the active units (``a > 0``) of every LRN layer, with that layer's own
+    constants. Returns ``{layer name: {"alpha_S_mean", "data_factor_mean", "data_factor_min", "alpha", "k"}}``;
+    a model without LRN layers gives ``{}``.
+    """
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, LocalResponseNorm)}
+    inputs, hooks = {}, []
+    for name, module in layers.items():
+        hooks.append(module.register_forward_pre_hook(
+            lambda _m, inp, name=name: inputs.__setitem__(name, inp[0].detach().clone())))
+    try:
+        model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    out = {}
+    for name, a in inputs.items():
+        m = layers[name]
+        a = a.float()
+        alpha_s = _window_sum(a * a, m.size // 2, m.alpha)  # α S_i
+        factor = (1 + alpha_s / m.k) ** -m.beta
+        active = a > 0
+        out[name.split(".")[-1]] = {"alpha_S_mean": alpha_s[active].mean().item(),
+                                    "data_factor_mean": factor[active].mean().item(),
+                                    "data_factor_min": factor[active].min().item(), "alpha": m.alpha, "k": m.k}
+    return out

@@ -2,7 +2,8 @@ r"""The paper's image transforms (§2 and §4.1), batched so they run on whole t
 
 - §2: rescale the shorter side to 256, keep the centre 256×256 (:func:`paper_resize`, done once when a dataset is
   decoded), then subtract the per-pixel mean image of the training set (:class:`DatasetStats`).
-- §4.1, first form: random crops (227 of 256 here; the paper's "224" is a slip) with horizontal flips
+- §4.1, first form: random crops (227 of 256 here, the padding-free equivalent of the paper's 224, which
+  cuda-convnet's conv1 extends with implicit zeros; see :mod:`alexnet.model`) with horizontal flips
   (:func:`random_crop_flip`): :math:`(256-227+1)^2 \cdot 2 = 1800` variants per image here, the paper's
   :math:`32^2 \cdot 2 = 2048` for 224.
 - §4.1, second form: PCA colour lighting (:func:`pca_lighting`): add

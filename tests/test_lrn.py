@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from alexnet import LocalResponseNorm, local_response_norm_reference, lrn_equivalents
@@ -17,8 +18,23 @@ def test_paper_alpha_has_no_division_by_n():
     torchs = torch.nn.LocalResponseNorm(5, alpha=5e-4 * 5, beta=0.75, k=2.0)  # torch divides α by n
     torch.testing.assert_close(ours(x), torchs(x))
     eq = lrn_equivalents()
-    torch.testing.assert_close(eq["cuda-convnet"](x), eq["torch"](x))
+    torch.testing.assert_close(eq["cuda-convnet2"](x), eq["torch"](x))
+    torch.testing.assert_close(eq["cuda-convnet"](x), eq["caffe"](x))  # 2012 cmrnorm: k hard-coded to 1
     assert not torch.allclose(eq["paper"](x), eq["torch"](x))
+    assert not torch.allclose(eq["cuda-convnet"](x), eq["torch"](x))
+
+
+def test_every_convention_equals_the_papers_formula_with_converted_constants():
+    from alexnet.lrn import CONVENTIONS
+    x = torch.relu(torch.randn(2, 16, 4, 4, dtype=torch.float64)) * 40
+    size, alpha, beta, k = 5, 1e-3, 0.75, 2.0
+    modules = lrn_equivalents(size, alpha, beta, k)
+    assert set(modules) == set(CONVENTIONS)
+    for name, conv in CONVENTIONS.items():
+        a_ref, k_ref = conv.to_paper(size, alpha, k)
+        reference = local_response_norm_reference(x, size, a_ref, beta, k_ref)
+        torch.testing.assert_close(modules[name].double()(x), reference, msg=name)
+    assert CONVENTIONS["cuda-convnet"].to_paper(5, 1e-4, 2.0) == (pytest.approx(2e-5), 1.0)
 
 
 def test_gradcheck_float64():

@@ -48,7 +48,8 @@ def test_paper_formula_with_alpha_over_n_equals_torch_module():
 def test_convention_table_equalities():
     a = _activations()
     table = lrn.convention_table(a, alpha=1e-2)  # large α so that every convention differs visibly
-    assert ("torch", "cuda-convnet") in table["equal"]
+    assert ("torch", "cuda-convnet2") in table["equal"]
+    assert ("caffe", "cuda-convnet") in table["equal"]  # the 2012 cmrnorm hard-codes k = 1
     assert ("torch", "paper, α/n") in table["equal"]
     assert ("paper", "torch") not in table["equal"]
     assert ("torch", "caffe") not in table["equal"]

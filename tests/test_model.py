@@ -77,3 +77,56 @@ def test_scaled_variant_shapes():
         assert model.penultimate(torch.zeros(3, 3, 28, 28)).shape == (3, 1024)
         assert alexnet_cifar(pooling="plain").eval()(torch.zeros(1, 3, 28, 28)).shape == (1, 10)
     assert model.features.conv2.groups == 2
+
+
+def test_cuda_convnet_output_rule_gives_55_for_224():
+    from alexnet.model import cuda_convnet_output_side, cuda_convnet_overhang
+    assert cuda_convnet_output_side(224, 11, 4) == 55 == cuda_convnet_output_side(227, 11, 4)
+    assert cuda_convnet_overhang(224, 11, 4) == 3 and cuda_convnet_overhang(227, 11, 4) == 0
+
+
+def test_224_net_runs_conv1_into_implicit_zeros_and_equals_the_227_net_on_the_padded_image():
+    torch.manual_seed(0)
+    net224 = alexnet(input_size=224).eval()
+    net227 = alexnet().eval()
+    net227.load_state_dict(net224.state_dict())
+    x = torch.randn(2, 3, 224, 224) * 50
+    conv1 = {}
+    net224.features.conv1.register_forward_hook(lambda m, i, o: conv1.__setitem__("out", o))
+    with torch.no_grad():
+        y224 = net224(x)
+        y227 = net227(torch.nn.functional.pad(x, (0, 3, 0, 3)))
+    assert conv1["out"].shape[-2:] == (55, 55)
+    torch.testing.assert_close(y224, y227, rtol=0, atol=0)
+    with pytest.raises(AlexNetError, match="input_size=224"):
+        net227(x)
+    with pytest.raises(AlexNetError, match="224×224 input, got 227"):
+        net224(torch.zeros(1, 3, 227, 227))
+    with pytest.raises(AlexNetError, match="input_size"):
+        alexnet(input_size=225)
+
+
+def test_lrn_switches_leave_the_scaled_default_alone():
+    from alexnet.lrn import LocalResponseNorm
+    from alexnet.model import ConstantScale, alexnet_cifar, alpha_rescaled_with_inputs
+    default = alexnet_cifar()
+    assert isinstance(default.features.lrn1, LocalResponseNorm)
+    assert (default.features.lrn1.alpha, default.features.lrn1.k) == (1e-4, 2.0)
+    assert alpha_rescaled_with_inputs(1 / 64) == pytest.approx(1e-4 * 64 ** 2)
+    faithful = alexnet_cifar(lrn_alpha=alpha_rescaled_with_inputs(1 / 64))
+    assert faithful.features.lrn2.alpha == pytest.approx(0.4096)
+    const = alexnet_cifar(lrn="constant")
+    assert isinstance(const.features.lrn1, ConstantScale)
+    assert const.features.lrn1.factor == pytest.approx(2.0 ** -0.75)
+    with pytest.raises(AlexNetError, match="lrn must be"):
+        alexnet_cifar(lrn="yes")
+
+
+def test_paper_dropout_and_nn_dropout_draw_the_same_mask_from_the_same_generator_state():
+    from alexnet.model import PaperDropout
+    h = torch.rand(64, 256) + 0.1
+    torch.manual_seed(3)
+    inverted = torch.nn.Dropout(0.5).train()(h)
+    torch.manual_seed(3)
+    paper = PaperDropout(0.5).train()(h)
+    torch.testing.assert_close(inverted * 0.5, paper, rtol=0, atol=0)
