@@ -11,7 +11,7 @@ import os
 import sys
 import warnings
 
-from .errors import AlexNetError
+from .errors import AlexNetError, AlexNetWarning
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,10 +134,26 @@ def _bench(args) -> int:
     return bench_main(args)
 
 
+def _label_our_warnings() -> None:
+    """Show the package's own warnings as one ``alexnet: warning: ...`` line each; leave every other warning to
+    Python's filters and format (a library's ResourceWarning stays hidden, as it is by default)."""
+    python_format = warnings.formatwarning
+    if getattr(python_format, "_alexnet", False):
+        return
+
+    def formatwarning(message, category, filename, lineno, line=None):
+        if issubclass(category, AlexNetWarning):
+            return f"alexnet: warning: {message}\n"
+        return python_format(message, category, filename, lineno, line)
+
+    formatwarning._alexnet = True
+    warnings.formatwarning = formatwarning
+    warnings.simplefilter("default", AlexNetWarning)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    warnings.simplefilter("default")
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"alexnet: warning: {msg}\n"
+    _label_our_warnings()
     try:
         return {"train": _train, "evaluate": _evaluate, "bench": _bench}[args.command](args)
     except AlexNetError as e:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import AlexNetError, DatasetNotFoundError
+from .errors import AlexNetError, AlexNetWarning, DatasetNotFoundError
 
 
 @dataclass(frozen=True)
@@ -221,10 +221,10 @@ def _decode_folder(folder: Path, image_size: int, progress: bool = True) -> tupl
         labels.append(label)
     if bad:
         warnings.warn(f"skipped {len(bad)} unreadable image file(s) in {folder}: {'; '.join(bad[:5])}"
-                      + (" …" if len(bad) > 5 else ""), stacklevel=2)
+                      + (" …" if len(bad) > 5 else ""), AlexNetWarning, stacklevel=2)
     if resized and image_size == 32:
         warnings.warn(f"{resized} image(s) in {folder} were not {image_size}×{image_size} and were rescaled "
-                      "(shorter side, then centre crop)", stacklevel=2)
+                      "(shorter side, then centre crop)", AlexNetWarning, stacklevel=2)
     if not keep:
         raise AlexNetError(f"no readable images in {folder}")
     return images[:len(keep)], np.asarray(labels, dtype=np.int64), folder_set.classes
