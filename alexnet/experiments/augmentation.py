@@ -22,7 +22,6 @@ dataset using label-preserving transformations"* (§4.1). The transforms themsel
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -33,6 +32,7 @@ from ..data import DATASETS, ImageSet, load_imageset
 from ..evaluate import evaluate, predict
 from ..plots import to_display
 from ..profiles import Profile, get_profile
+from ..scratch import scratch_checkpoint_dir
 from ..results import save_result, scale
 from ..train import load_trained
 from ..transforms import BatchAugment, DatasetStats, pca_lighting, random_crop_flip, ten_crops
@@ -283,11 +283,6 @@ def ten_crop_gain(model: torch.nn.Module, val_set: ImageSet, stats: DatasetStats
 
 
 # ------------------------------------------------------------------------------------------- the ablation
-def scratch_checkpoint_dir(name: str) -> Path:
-    """``<temp dir>/alexnet-checkpoints/<name>``: where an ablation arm keeps its weights for a later cell."""
-    return Path(tempfile.gettempdir()) / "alexnet-checkpoints" / name
-
-
 ABLATION_ARMS = {"paper": {"augment": "paper"}, "crop_flip": {"augment": "crop_flip"}, "none": {"augment": "none"}}
 
 
@@ -296,12 +291,12 @@ def augmentation_ablation(profile: Profile | None = None, base: dict | None = No
     """Train the three arms (crop + flip + PCA = the paper, crop + flip, none) with
     :func:`~alexnet.experiments.run_ablation` and save them as ``augmentation_ablation``.
 
-    The paper arm is the main recipe; its final weights are kept in ``checkpoint_dir`` (by default a scratch
-    folder in the system's temporary directory, overwritten by the next run) so that the ten-crop measurement reuses it instead of training again. Returns the result and the
-    path of that checkpoint.
+    The paper arm is the main recipe; its final weights are kept in ``checkpoint_dir`` (by default
+    :func:`alexnet.scratch.scratch_checkpoint_dir`, overwritten by the next run) so that the ten-crop
+    measurement reuses it instead of training again. Returns the result and the path of that checkpoint.
     """
     profile = profile or get_profile()
-    folder = Path(checkpoint_dir or scratch_checkpoint_dir(f"{profile.name}-augmentation-paper"))
+    folder = Path(checkpoint_dir or scratch_checkpoint_dir("augmentation-paper", profile))
     arms = {k: dict(v) for k, v in ABLATION_ARMS.items()}
     arms["paper"]["checkpoint_dir"] = str(folder)
     result = run_ablation("augmentation_ablation", arms, baseline="paper", profile=profile, base=base)

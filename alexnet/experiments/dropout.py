@@ -32,7 +32,8 @@ from torch import nn
 from ..profiles import Profile, get_profile
 from ..results import save_result
 from .ablation import AblationResult, run_ablation
-from .augmentation import compare_arms, scratch_checkpoint_dir
+from ..scratch import scratch_checkpoint_dir
+from .augmentation import compare_arms
 
 
 # ------------------------------------------------------------------------------------------- the conventions
@@ -182,11 +183,11 @@ def dropout_ablation(profile: Profile | None = None, base: dict | None = None, m
     """Train with dropout 0.5 on fc6 and fc7 (the paper) and without, save them as ``dropout_ablation`` with the
     measured ``convergence_ratio`` (:func:`iterations_to_converge`, dropout over no dropout).
 
-    The dropout arm's final weights are kept in ``checkpoint_dir`` (a scratch folder by default) for the
-    dropout-rate explorer. Returns the result, the convergence record and that checkpoint's path.
+    The dropout arm's final weights are kept in ``checkpoint_dir`` (by default
+    :func:`alexnet.scratch.scratch_checkpoint_dir`) for the dropout-rate explorer. Returns the result, the convergence record and that checkpoint's path.
     """
     profile = profile or get_profile()
-    folder = Path(checkpoint_dir or scratch_checkpoint_dir(f"{profile.name}-dropout"))
+    folder = Path(checkpoint_dir or scratch_checkpoint_dir("dropout", profile))
     arms = {"dropout": {"checkpoint_dir": str(folder)}, "no_dropout": {"model": {"dropout": 0.0}}}
     result = run_ablation("dropout_ablation", arms, baseline="dropout", profile=profile, base=base, save=False)
     hist = result.histories()

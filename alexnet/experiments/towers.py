@@ -34,6 +34,7 @@ from ..optim import PaperSGD
 from ..parallel import LAYERS, PAPER_CROSSINGS, ModelParallelAlexNet, allreduce_bytes_per_gpu, measure_crossings
 from ..plots import kernel_grid
 from ..profiles import Profile, get_profile
+from ..scratch import scratch_checkpoint_dir
 from ..train import TrainConfig, TrainResult, train
 from .ablation import AblationResult, base_config, run_ablation
 
@@ -220,12 +221,12 @@ def towers_ablation(profile: Profile | None = None, base: dict | None = None,
     (baseline) against one tower with half the kernels (``towers=1``). The paper: one tower is worse by 1.7% top-1
     and 1.2% top-5.
 
-    The two-tower arm's weights are kept in ``checkpoint_dir`` (a temporary folder by default) for the
-    specialisation measurement; the folder is left out of the saved result. Returns the result and that
-    checkpoint's path.
+    The two-tower arm's weights are kept in ``checkpoint_dir`` (by default
+    :func:`alexnet.scratch.scratch_checkpoint_dir`) for the specialisation measurement; the folder is left out
+    of the saved result. Returns the result and that checkpoint's path.
     """
     profile = profile or get_profile()
-    folder = Path(checkpoint_dir or tempfile.mkdtemp(prefix="alexnet-towers-"))
+    folder = Path(checkpoint_dir or scratch_checkpoint_dir("towers-two_towers", profile))
     arms = copy.deepcopy(ABLATION_ARMS)
     arms["two_towers"]["checkpoint_dir"] = str(folder)
     result = run_ablation("towers_ablation", arms, baseline="two_towers", profile=profile, base=base)
@@ -511,10 +512,11 @@ def _ddp_worker(rank: int, world: int, port: int, batch_size: int, steps: int, w
 def ddp_images_per_second(world: int = 2, *, batch_size: int = 128, steps: int = 20, warmup: int = 5) -> float:
     """Training images per second of the paper's net under DDP over ``world`` processes (one per GPU; gloo on
     CPU), global batch ``batch_size``. Launched with ``torch.multiprocessing.spawn``."""
-    out = Path(tempfile.mkdtemp(prefix="alexnet-ddp-")) / "speed.json"
-    torch.multiprocessing.spawn(_ddp_worker, args=(world, _free_port(), batch_size, steps, warmup, str(out)),
-                                nprocs=world, join=True)
-    return json.loads(out.read_text())["images_per_second"]
+    with tempfile.TemporaryDirectory(prefix="alexnet-ddp-") as folder:
+        out = Path(folder) / "speed.json"
+        torch.multiprocessing.spawn(_ddp_worker, args=(world, _free_port(), batch_size, steps, warmup, str(out)),
+                                    nprocs=world, join=True)
+        return json.loads(out.read_text())["images_per_second"]
 
 
 def multi_gpu_timings(*, batch_size: int = 128, steps: int = 20) -> dict:
