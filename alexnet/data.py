@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import warnings
 from dataclasses import dataclass, field
@@ -298,10 +299,13 @@ def load_imageset(name: str, split: str = "train", *, root: str | Path | None = 
                 raise _missing(spec, root)
             old = socket.getdefaulttimeout()
             socket.setdefaulttimeout(20)
+            created = next((p for p in reversed([root / name, *(root / name).parents]) if not p.exists()), None)
             try:
                 (root / name).mkdir(parents=True, exist_ok=True)
                 data = _from_torchvision(spec, split, root, download=True, progress=progress)
             except Exception as e:  # offline, a proxy, a half-finished file...
+                if created is not None:  # leave no empty (or half-downloaded) folder behind
+                    shutil.rmtree(created, ignore_errors=True)
                 raise _missing(spec, root, f"The download failed ({type(e).__name__}: {str(e)[:120]})") from None
             finally:
                 socket.setdefaulttimeout(old)
