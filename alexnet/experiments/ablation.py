@@ -20,6 +20,7 @@ from ..data import ImageSet, load_imageset
 from ..profiles import Profile, get_profile
 from ..results import save_result, scale
 from ..train import TrainConfig, train
+from .progress import OverallProgress
 
 
 @dataclass
@@ -65,13 +66,15 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
     train_set = train_set or load_imageset(cfg0.dataset, "train", limit=cfg0.train_limit, progress=False)
     val_set = val_set or load_imageset(cfg0.dataset, "val", limit=cfg0.val_limit, progress=False)
     results = {}
+    bar = OverallProgress(name, len(arms) * profile.seeds, cfg0.epochs, profile, show=progress)
     for arm, overrides in arms.items():
         runs, t0 = [], time.perf_counter()
         for seed in range(profile.seeds):
             over = copy.deepcopy(overrides)
             model_switches = {**cfg0.model, **over.pop("model", {})}
             cfg = replace(cfg0, model=model_switches, seed=seed, **over)
-            runs.append(train(cfg, train_set=train_set, val_set=val_set, progress=progress).history)
+            runs.append(train(cfg, train_set=train_set, val_set=val_set, progress=progress,
+                              on_epoch=bar.epoch_done).history)
         finals = [h[-1] for h in runs]
         mean = lambda key: sum(f[key] for f in finals) / len(finals)  # noqa: E731
         v1 = [f["val_top1_error"] for f in finals]
@@ -81,6 +84,7 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
                         "seconds": time.perf_counter() - t0,
                         # where an arm kept its weights is a detail of this run, not part of the result
                         "overrides": {k: v for k, v in overrides.items() if k != "checkpoint_dir"}}
+    bar.close()
     deltas = {arm: {"top1": r["val_top1_error"] - results[baseline]["val_top1_error"],
                     "top5": r["val_top5_error"] - results[baseline]["val_top5_error"]}
               for arm, r in results.items() if arm != baseline}

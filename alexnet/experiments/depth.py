@@ -24,6 +24,7 @@ from ..profiles import Profile, get_profile
 from ..results import save_result, scale
 from ..train import train
 from .ablation import AblationResult, base_config
+from .progress import OverallProgress
 
 DEPTH_ARMS = {"five_conv": [], "no_conv4": ["conv4"]}
 
@@ -55,13 +56,15 @@ def depth_ablation(profile: Profile | None = None, *, arms: dict[str, list[str]]
     val_set = val_set or load_imageset(cfg0.dataset, "val", limit=cfg0.val_limit, progress=False)
     arch = cfg0.resolved_arch()
     results = {}
+    bar = OverallProgress("depth_ablation", len(arms) * profile.seeds, cfg0.epochs, profile)
     for arm, removed in arms.items():
         runs, t0 = [], time.perf_counter()
         for seed in range(profile.seeds):
             cfg = replace(cfg0, seed=seed, model=copy.deepcopy(cfg0.model))
             torch.manual_seed(seed)  # the same initial weights as train() would draw for the full net
             model = remove_layers(build_model(arch, train_set.num_classes, **cfg.model), removed)
-            runs.append(train(cfg, model=model, train_set=train_set, val_set=val_set, progress=False).history)
+            runs.append(train(cfg, model=model, train_set=train_set, val_set=val_set, progress=False,
+                              on_epoch=bar.epoch_done).history)
         finals = [h[-1] for h in runs]
         v1 = [f["val_top1_error"] for f in finals]
         mean = lambda key: sum(f[key] for f in finals) / len(finals)  # noqa: E731
@@ -70,6 +73,7 @@ def depth_ablation(profile: Profile | None = None, *, arms: dict[str, list[str]]
                         "val_top1_std": (sum((x - sum(v1) / len(v1)) ** 2 for x in v1) / len(v1)) ** 0.5,
                         "seconds": time.perf_counter() - t0, "overrides": {"remove": list(removed)},
                         "parameters": sum(p.numel() for p in model.parameters())}
+    bar.close()
     baseline = next(iter(arms))
     deltas = {arm: {"top1": r["val_top1_error"] - results[baseline]["val_top1_error"],
                     "top5": r["val_top5_error"] - results[baseline]["val_top5_error"]}
