@@ -28,6 +28,17 @@ def test_bad_train_arguments_exit_2(tmp_path, args, words):
     one_clear_line(proc, 2, *words)
 
 
+@pytest.mark.parametrize("command,words", [("bench", ["images per second", "synthetic", "JPEG"]),
+                                           ("train", ["recipe", "ALEXNET_DATA"]),
+                                           ("evaluate", ["top-5", "ALEXNET_DATA"])])
+def test_each_command_help_has_a_description(command, words):
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())  # argparse wraps lines
+    for w in words:
+        assert w in text, proc.stdout
+
+
 def test_train_then_evaluate_json(tmp_path):
     ck = tmp_path / "ck"
     proc = run_cli("train", *SMALL, "--epochs", "2", "--checkpoint-dir", ck)
