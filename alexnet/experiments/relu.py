@@ -162,8 +162,8 @@ def train_fig1_run(activation: str, lr: float, train_set: ImageSet, val_set: Ima
                    threshold: float = FIG1_THRESHOLD, stop_after: int | None = None,
                    reference: list[float] | None = None, margin: float = 0.1, stall_epochs: int | None = 3,
                    progress: bool | None = None, tick=None) -> dict:
-    """Train one :class:`FourLayerNet` with :func:`alexnet.train.train`, no regularisation, a constant rate.
-    ``tick()``, if given, is called after each epoch (the overall progress bar).
+    """Train one :class:`FourLayerNet` with :func:`alexnet.train.train`, no regularisation, a constant rate;
+    ``tick()``, if given, is called after each epoch (for the overall progress bar).
 
     Returns ``{"history", "epochs_to", "status"}``. The status is ``"done"`` for a run of all ``epochs``, or
     says why it ended early:
@@ -291,9 +291,10 @@ def relu_vs_tanh(profile: Profile | None = None, *, activations=("relu", "tanh")
         threads = max(1, _cpu_count() // workers)
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool, context.Manager() as manager:
-            ticks = manager.Queue()
+            ticks = manager.Queue()  # each worker reports its epochs here, for the one bar in this process
+            tick = functools.partial(ticks.put_nowait, 1)
             futures = {act: pool.submit(tune_learning_rate, act, lrs, train_set, val_set, threads=threads,
-                                        progress=False, tick=functools.partial(ticks.put_nowait, 1), **common) for act in activations}
+                                        progress=False, tick=tick, **common) for act in activations}
             bar.follow(ticks, futures.values())
             grid_runs = {act: f.result() for act, f in futures.items()}
     else:
