@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError
+from .errors import AlexNetWarning, CheckpointError
 
 FORMAT = "alexnet-checkpoint/1"
 
@@ -97,7 +97,7 @@ def latest_checkpoint(folder: str | Path, map_location="cpu") -> dict | None:
     except CheckpointError as e:
         if not prev.exists():
             raise
-        warnings.warn(f"{e}; resuming from the previous checkpoint {prev} instead", stacklevel=2)
+        warnings.warn(f"{e}; resuming from the previous checkpoint {prev} instead", AlexNetWarning, stacklevel=2)
         return load_checkpoint(prev, map_location)
 
 

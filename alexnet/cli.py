@@ -11,7 +11,7 @@ import os
 import sys
 import warnings
 
-from .errors import AlexNetError
+from .errors import AlexNetError, AlexNetWarning
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="alexnet", description="AlexNet (Krizhevsky, Sutskever & Hinton, 2012), reproduced.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a model with the paper's recipe (§5)")
+    t = sub.add_parser("train", help="train a model with the paper's recipe (§5)", description=(
+        "Train with the paper's recipe (§5: SGD with momentum 0.9, weight decay 0.0005, the learning rate divided "
+        "by 10 when the validation error stops improving). Data come from $ALEXNET_DATA (default: data/)."))
     t.add_argument("--dataset", required=True, help="cifar10, imagenette, imagenet or synthetic")
     t.add_argument("--epochs", type=_positive_int, required=True)
     t.add_argument("--batch-size", type=_positive_int, default=128)
@@ -66,14 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    e = sub.add_parser("evaluate", help="top-1/top-5 error of a checkpoint")
+    e = sub.add_parser("evaluate", help="top-1/top-5 error of a checkpoint", description=(
+        "Top-1 and top-5 error of a checkpoint written by train, on the validation split of a dataset under "
+        "$ALEXNET_DATA (default: data/); --ten-crop averages the 10 crops of §4.1."))
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--dataset", required=True)
     e.add_argument("--ten-crop", action="store_true", help="average the softmax over 10 crops (§4.1)")
     e.add_argument("--json", action="store_true", help="print one JSON line")
     e.add_argument("--device", default=None)
 
-    b = sub.add_parser("bench", help="training throughput: ours against torchvision's recipe")
+    b = sub.add_parser("bench", help="training throughput: ours against torchvision's recipe", description=(
+        "Training images per second of the paper's AlexNet: this package's trainer (uint8 cache, augmentation "
+        "on the device) against the usual torchvision recipe (DataLoader over JPEG files, PIL transforms), each "
+        "input pipeline and model step alone, and the model FLOPs utilisation. Photos: the ImageNet sample's "
+        "JPEGs under $ALEXNET_DATA when it has them, else synthetic 256x256 images written as JPEGs to a "
+        "temporary folder (removed afterwards)."))
     b.add_argument("--device", default=None)
     b.add_argument("--batch-size", type=_positive_int, default=None, help="default: 32 on a CPU, 128 on a GPU")
     b.add_argument("--steps", type=_positive_int, default=None, help="timed steps; default: 3 on a CPU, 20 on a GPU")
@@ -134,10 +143,26 @@ def _bench(args) -> int:
     return bench_main(args)
 
 
+def _label_our_warnings() -> None:
+    """Show the package's own warnings as one ``alexnet: warning: ...`` line each; leave every other warning to
+    Python's filters and format (a library's ResourceWarning stays hidden, as it is by default)."""
+    python_format = warnings.formatwarning
+    if getattr(python_format, "_alexnet", False):
+        return
+
+    def formatwarning(message, category, filename, lineno, line=None):
+        if issubclass(category, AlexNetWarning):
+            return f"alexnet: warning: {message}\n"
+        return python_format(message, category, filename, lineno, line)
+
+    formatwarning._alexnet = True
+    warnings.formatwarning = formatwarning
+    warnings.simplefilter("default", AlexNetWarning)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    warnings.simplefilter("default")
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"alexnet: warning: {msg}\n"
+    _label_our_warnings()
     try:
         return {"train": _train, "evaluate": _evaluate, "bench": _bench}[args.command](args)
     except AlexNetError as e:

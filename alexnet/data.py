@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import warnings
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import AlexNetError, DatasetNotFoundError
+from .errors import AlexNetError, AlexNetWarning, DatasetNotFoundError
 
 
 @dataclass(frozen=True)
@@ -221,10 +222,10 @@ def _decode_folder(folder: Path, image_size: int, progress: bool = True) -> tupl
         labels.append(label)
     if bad:
         warnings.warn(f"skipped {len(bad)} unreadable image file(s) in {folder}: {'; '.join(bad[:5])}"
-                      + (" …" if len(bad) > 5 else ""), stacklevel=2)
+                      + (" …" if len(bad) > 5 else ""), AlexNetWarning, stacklevel=2)
     if resized and image_size == 32:
         warnings.warn(f"{resized} image(s) in {folder} were not {image_size}×{image_size} and were rescaled "
-                      "(shorter side, then centre crop)", stacklevel=2)
+                      "(shorter side, then centre crop)", AlexNetWarning, stacklevel=2)
     if not keep:
         raise AlexNetError(f"no readable images in {folder}")
     return images[:len(keep)], np.asarray(labels, dtype=np.int64), folder_set.classes
@@ -335,10 +336,13 @@ def load_imageset(name: str, split: str = "train", *, root: str | Path | None = 
                 raise _missing(spec, root)
             old = socket.getdefaulttimeout()
             socket.setdefaulttimeout(20)
+            created = next((p for p in reversed([root / name, *(root / name).parents]) if not p.exists()), None)
             try:
                 (root / name).mkdir(parents=True, exist_ok=True)
                 data = _from_torchvision(spec, split, root, download=True, progress=progress)
             except Exception as e:  # offline, a proxy, a half-finished file...
+                if created is not None:  # leave no empty (or half-downloaded) folder behind
+                    shutil.rmtree(created, ignore_errors=True)
                 raise _missing(spec, root, f"The download failed ({type(e).__name__}: {str(e)[:120]})") from None
             finally:
                 socket.setdefaulttimeout(old)

@@ -11,6 +11,13 @@ class AlexNetError(Exception):
     exit_code = 2
 
 
+class AlexNetWarning(UserWarning):
+    """Something the package worked around and wants the user to know (skipped files, a fallback checkpoint).
+
+    The CLI prints these as ``alexnet: warning: ...``; other libraries' warnings keep Python's own format.
+    """
+
+
 class DatasetNotFoundError(AlexNetError):
     """The dataset is not under the data root and could not be downloaded."""
 

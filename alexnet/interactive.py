@@ -72,6 +72,7 @@ def explore(render: Callable[..., "plt.Figure"], controls: dict[str, Sequence], 
     """Show a static (JavaScript) explorer of ``render(**params)`` and, in a live kernel, an ipywidgets one.
 
     ``render`` must return a matplotlib Figure; ``controls`` maps each parameter to the values it may take.
+    Returns None, so that a cell ending in ``explore(...)`` shows only the explorers.
     """
     from IPython.display import HTML, display
 
@@ -92,4 +93,4 @@ def explore(render: Callable[..., "plt.Figure"], controls: dict[str, Sequence], 
         default = (defaults or {}).get(k, v[len(v) // 2])
         kwargs[k] = (widgets.Dropdown(options=v, value=default, description=k) if isinstance(v[0], str)
                      else widgets.SelectionSlider(options=v, value=default, description=k, continuous_update=False))
-    return widgets.interact(draw, **kwargs)
+    widgets.interact(draw, **kwargs)  # returns ``draw``: not returned, or a notebook would print its repr

@@ -58,6 +58,35 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+# Every text node of the page's main part outside code, scripts and rendered math.
+_PROSE = """() => { const out = []; const skip = 'PRE,CODE,SCRIPT,STYLE,TEXTAREA,MJX-CONTAINER,MJX-ASSISTIVE-MML';
+  const w = document.createTreeWalker(document.querySelector('main') || document.body, NodeFilter.SHOW_TEXT);
+  while (w.nextNode()) { if (!w.currentNode.parentElement.closest(skip)) out.push(w.currentNode.textContent); }
+  return out.join(' '); }"""
+
+
+def _math_problems(page) -> list[str]:
+    """Equations left as raw LaTeX after MathJax had its chance: a math element with no rendered ``mjx-container``,
+    or ``\\(``, ``\\[`` or ``$$`` in the prose (MathJax is served from the book, so this holds offline)."""
+    found = page.evaluate("document.querySelectorAll('main .math').length")
+    if found:
+        try:  # the page's load event waits for MathJax's script; its promise settles when every equation is done
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                                   timeout=3000)
+            page.evaluate("() => MathJax.startup.promise")
+        except Exception as e:  # noqa: BLE001 (a timeout or a JavaScript error: MathJax never ran)
+            return [f"MathJax did not load ({str(e).splitlines()[0]})"]
+    problems = []
+    unrendered = page.evaluate("Array.from(document.querySelectorAll('main .math'))"
+                               ".filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 40))")
+    if unrendered:
+        problems.append(f"{len(unrendered)} of {found} equations not rendered, e.g. {unrendered[:2]}")
+    raw = re.findall(r".{0,30}(?:\\\(|\\\[|\$\$).{0,30}", page.evaluate(_PROSE))
+    if raw:
+        problems.append(f"raw LaTeX on the page: {raw[:2]}")
+    return problems
+
+
 @pytest.fixture(scope="module")
 def built_book():
     exe = Path(sys.executable).parent / "jupyter-book"  # the one beside this Python, even if PATH lacks it
@@ -105,6 +134,7 @@ def test_pages_in_a_real_browser(built_book):
                            if route.request.url.startswith((base, "data:")) else route.abort())
                 page.goto(f"{base}/{f}.html", wait_until="load")
                 page.wait_for_timeout(300)
+                problems += [f"{f}: {p}" for p in _math_problems(page)]
                 broken = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0)"
                                        ".map(i => i.src.slice(0, 80))")
                 imgs = page.evaluate("document.querySelectorAll('main img:not(.alexnet-explorer-frame)').length")

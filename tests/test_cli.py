@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -24,6 +26,17 @@ def one_clear_line(proc, code, *words):
 def test_bad_train_arguments_exit_2(tmp_path, args, words):
     proc = run_cli("train", *args, "--checkpoint-dir", tmp_path, env={"ALEXNET_DATA": str(tmp_path)})
     one_clear_line(proc, 2, *words)
+
+
+@pytest.mark.parametrize("command,words", [("bench", ["images per second", "synthetic", "JPEG"]),
+                                           ("train", ["recipe", "ALEXNET_DATA"]),
+                                           ("evaluate", ["top-5", "ALEXNET_DATA"])])
+def test_each_command_help_has_a_description(command, words):
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())  # argparse wraps lines
+    for w in words:
+        assert w in text, proc.stdout
 
 
 def test_train_then_evaluate_json(tmp_path):
@@ -60,3 +73,39 @@ def test_nan_loss_exit_3_keeps_checkpoint(tmp_path):
     one_clear_line(proc, 3, "lower learning rate", "--lr")
     state = torch.load(ck / "last.pt", weights_only=False)
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+# Another library's warnings (torch 2.5's "Implicitly cleaning up <TemporaryDirectory ...>" ResourceWarning, a
+# UserWarning) keep Python's own filters and format; only the package's warnings get the CLI's one-line label.
+FOREIGN_WARNINGS = """
+import sys, tempfile, warnings
+from alexnet import cli
+real = cli._evaluate
+def noisy(args):
+    tempfile.TemporaryDirectory()  # dropped without cleanup: a ResourceWarning, hidden by Python's default filters
+    warnings.warn("from another library", UserWarning)
+    return real(args)
+cli._evaluate = noisy
+sys.exit(cli.main(["evaluate", "--checkpoint", sys.argv[1], "--dataset", "synthetic"]))
+"""
+
+
+def test_other_libraries_warnings_are_not_labelled(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", FOREIGN_WARNINGS, str(tmp_path / "nothing.pt")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "Implicitly cleaning up" not in proc.stderr, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if "alexnet: " in ln]
+    assert len(lines) == 1 and lines[0].startswith("alexnet: error: no checkpoint"), proc.stderr
+    assert "UserWarning: from another library" in proc.stderr, proc.stderr
+
+
+def test_fallback_to_previous_checkpoint_is_a_labelled_warning(tmp_path):
+    ck = tmp_path / "ck"
+    assert run_cli("train", *SMALL, "--epochs", "2", "--checkpoint-dir", ck).returncode == 0
+    last = ck / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    proc = run_cli("train", *SMALL, "--epochs", "3", "--checkpoint-dir", ck, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    warned = [ln for ln in proc.stderr.splitlines() if ln.startswith("alexnet: warning: ")]
+    assert len(warned) == 1 and "previous checkpoint" in warned[0], proc.stderr

@@ -65,6 +65,21 @@ def test_missing_dataset_offline_is_one_clear_error(tmp_path, monkeypatch):
         load_imageset("imagenet", "val")
 
 
+def test_failed_download_leaves_no_folder_behind(tmp_path, monkeypatch):
+    # a machine without the internet: the download is refused at once (a closed local port)
+    from torchvision import datasets
+
+    monkeypatch.delenv("ALEXNET_OFFLINE", raising=False)
+    monkeypatch.setattr(datasets.CIFAR10, "url", "http://127.0.0.1:9/cifar-10-python.tar.gz")
+    with pytest.raises(DatasetNotFoundError, match="download failed"):
+        load_imageset("cifar10", "val", root=tmp_path / "data")
+    assert list(tmp_path.iterdir()) == []  # neither data/ nor data/cifar10/
+    (tmp_path / "data").mkdir()
+    with pytest.raises(DatasetNotFoundError, match="download failed"):
+        load_imageset("cifar10", "val", root=tmp_path / "data")
+    assert list((tmp_path / "data").iterdir()) == []
+
+
 def test_unknown_dataset_and_split():
     with pytest.raises(AlexNetError, match="unknown dataset"):
         load_imageset("mnist")

@@ -19,11 +19,8 @@ not augmentation. A delta is ``error(arm) − error(baseline)``, in fractions.
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 import time
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -37,6 +34,7 @@ from ..results import save_result, scale
 from ..stats import Paired, combine_seeds, paired, seed_spread, unpaired_difference_se
 from ..train import TrainConfig, train
 from ..transforms import BatchAugment
+from .progress import OverallProgress
 
 TRAIN_EVAL_IMAGES = 5000  # the training images the final train/val gap is measured on (centre crops, eval mode)
 
@@ -114,11 +112,6 @@ def base_config(profile: Profile, **overrides) -> TrainConfig:
     return replace(cfg, **overrides)
 
 
-def scratch_checkpoint_dir(name: str) -> Path:
-    """``<temp dir>/alexnet-checkpoints/<name>``: where an ablation arm keeps its weights for a later cell."""
-    return Path(tempfile.gettempdir()) / "alexnet-checkpoints" / name
-
-
 def final_measurement(model: torch.nn.Module, stats, train_set: ImageSet, val_set: ImageSet) -> dict:
     """The final model on identically processed inputs (centre crops, eval mode): which validation images it
     gets right (:func:`pack_mask`) and its top-1 error on a fixed subset of up to :data:`TRAIN_EVAL_IMAGES`
@@ -156,6 +149,7 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
     train_set = train_set or load_imageset(cfg0.dataset, "train", limit=cfg0.train_limit, progress=False)
     val_set = val_set or load_imageset(cfg0.dataset, "val", limit=cfg0.val_limit, progress=False)
     results = {}
+    bar = OverallProgress(name, len(arms) * profile.seeds, cfg0.epochs, profile, show=progress)
     for arm, overrides in arms.items():
         over = dict(overrides)
         build = over.pop("build", None)
@@ -172,7 +166,8 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
             if build is not None:
                 torch.manual_seed(seed)  # the same initial weights train() would draw for the layers kept
                 model = build(cfg.resolved_arch(), train_set.num_classes, **cfg.model)
-            out = train(cfg, model=model, train_set=train_set, val_set=val_set, progress=progress)
+            out = train(cfg, model=model, train_set=train_set, val_set=val_set, progress=progress,
+                        on_epoch=bar.epoch_done)
             histories.append(out.history)
             runs.append({"seed": seed, **final_measurement(out.model, out.stats, train_set, val_set)})
         finals = [h[-1] for h in histories]
@@ -190,6 +185,7 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
                         # where an arm kept its weights is a detail of this run, not part of the result
                         "overrides": saved,
                         "parameters": sum(p.numel() for p in out.model.parameters())}
+    bar.close()
     deltas = {arm: {"top1": r["val_top1_error"] - results[baseline]["val_top1_error"],
                     "top5": r["val_top5_error"] - results[baseline]["val_top5_error"]}
               for arm, r in results.items() if arm != baseline}

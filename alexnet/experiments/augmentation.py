@@ -32,11 +32,12 @@ from .. import paper
 from ..data import DATASETS, ImageSet, load_imageset
 from ..evaluate import evaluate_crops
 from ..profiles import Profile, get_profile
+from ..scratch import scratch_checkpoint_dir
 from ..results import save_result, scale
 from ..stats import describe, paired, verdict
 from ..train import load_trained
 from ..transforms import BatchAugment, DatasetStats, pca_lighting, random_crop_flip
-from .ablation import (AblationResult, base_config, pack_mask, reusable_result, run_ablation, scratch_checkpoint_dir,
+from .ablation import (AblationResult, base_config, pack_mask, reusable_result, run_ablation,
                        train_error)
 
 
@@ -172,13 +173,13 @@ def augmentation_ablation(profile: Profile | None = None, base: dict | None = No
     """Train the three arms (crop + flip + PCA = the paper, crop + flip, none) with
     :func:`~alexnet.experiments.run_ablation` and save them as ``augmentation_ablation``.
 
-    The paper arm is the main recipe; its final weights are kept in ``checkpoint_dir`` (by default a scratch
-    folder in the system's temporary directory, overwritten by the next run) so that the ten-crop measurement
+    The paper arm is the main recipe; its final weights are kept in ``checkpoint_dir`` (by default
+    :func:`alexnet.scratch.scratch_checkpoint_dir`, overwritten by the next run) so that the ten-crop measurement
     reuses it instead of training again; a stored result is reused only when that checkpoint is there too.
     Returns the result and the path of that checkpoint.
     """
     profile = profile or get_profile()
-    folder = Path(checkpoint_dir or scratch_checkpoint_dir(f"{profile.name}-augmentation-paper"))
+    folder = Path(checkpoint_dir or scratch_checkpoint_dir("augmentation-paper", profile))
     cfg = base_config(profile, **(base or {}))
     record = reusable_result("augmentation_ablation", {"epochs": cfg.epochs, "seeds": profile.seeds}, profile)
     if record is not None and (folder / "last.pt").exists():

@@ -34,7 +34,8 @@ from .. import paper
 from ..profiles import Profile, get_profile
 from ..results import save_result
 from ..stats import describe, epochs_to_error, ratio_interval, ratio_verdict, verdict
-from .ablation import AblationResult, base_config, reusable_result, run_ablation, scratch_checkpoint_dir, train_error
+from ..scratch import scratch_checkpoint_dir
+from .ablation import AblationResult, base_config, reusable_result, run_ablation, train_error
 from .learning import epochs_at_initial_lr, first_lr_drop
 
 
@@ -195,12 +196,12 @@ def dropout_ablation(profile: Profile | None = None, base: dict | None = None, m
     """Train with dropout on fc6 and fc7 (the paper's rate) and without, and save them as ``dropout_ablation``
     with their :func:`convergence` record (and ``convergence_ratio``, its ratio).
 
-    The dropout arm's final weights are kept in ``checkpoint_dir`` (a scratch folder by default) for the
+    The dropout arm's final weights are kept in ``checkpoint_dir`` (by default :func:`alexnet.scratch.scratch_checkpoint_dir`) for the
     dropout-rate explorer. A stored result is reused (:func:`~alexnet.experiments.ablation.reusable_result`) only
     when that checkpoint is there too. Returns the result, the convergence record and the checkpoint's path.
     """
     profile = profile or get_profile()
-    folder = Path(checkpoint_dir or scratch_checkpoint_dir(f"{profile.name}-dropout"))
+    folder = Path(checkpoint_dir or scratch_checkpoint_dir("dropout", profile))
     cfg = base_config(profile, **(base or {}))
     record = reusable_result("dropout_ablation", {"epochs": cfg.epochs, "seeds": profile.seeds}, profile)
     if record is not None and (folder / "last.pt").exists():

@@ -74,10 +74,11 @@ def ddp_images_per_second(world: int = 2, *, batch_size: int = paper.BATCH_SIZE,
                           warmup: int = 5) -> float:
     """Training images per second of the paper's net under DDP over ``world`` processes (one per GPU; gloo on
     CPU), global batch ``batch_size``. Launched with ``torch.multiprocessing.spawn``."""
-    out = Path(tempfile.mkdtemp(prefix="alexnet-ddp-")) / "speed.json"
-    torch.multiprocessing.spawn(_ddp_worker, args=(world, _free_port(), batch_size, steps, warmup, str(out)),
-                                nprocs=world, join=True)
-    return json.loads(out.read_text())["images_per_second"]
+    with tempfile.TemporaryDirectory(prefix="alexnet-ddp-") as folder:
+        out = Path(folder) / "speed.json"
+        torch.multiprocessing.spawn(_ddp_worker, args=(world, _free_port(), batch_size, steps, warmup, str(out)),
+                                    nprocs=world, join=True)
+        return json.loads(out.read_text())["images_per_second"]
 
 
 def multi_gpu_timings(*, batch_size: int = paper.BATCH_SIZE, steps: int = 20) -> dict:

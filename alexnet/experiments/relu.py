@@ -31,6 +31,7 @@ of the two epoch counts (the paper's is :data:`alexnet.paper.FIG1_RATIO`). The f
 """
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing
 import os
@@ -48,6 +49,7 @@ from ..stats import epochs_to_error
 from ..train import TrainConfig, train
 from .ablation import reusable_result
 from .fig1_net import FIG1_WIDTHS, INITS, FourLayerNet, four_layer_param_count, pooled_side  # noqa: F401
+from .progress import OverallProgress
 
 
 NONLINEARITIES = {  # name: (f, f′) as plain tensor functions, for the saturation figure
@@ -80,8 +82,9 @@ def train_fig1_run(activation: str, lr: float, train_set: ImageSet, val_set: Ima
                    batch_size: int, seed: int = 0, widths=FIG1_WIDTHS, init: str = "cuda-convnet",
                    threshold: float = paper.FIG1_THRESHOLD, stop_after: int | None = None,
                    reference: list[float] | None = None, margin: float = 0.1, stall_epochs: int | None = 3,
-                   progress: bool | None = None) -> dict:
-    """Train one :class:`FourLayerNet` with :func:`alexnet.train.train`, no regularisation, a constant rate.
+                   progress: bool | None = None, tick=None) -> dict:
+    """Train one :class:`FourLayerNet` with :func:`alexnet.train.train`, no regularisation, a constant rate;
+    ``tick()``, if given, is called after each epoch (for the overall progress bar).
 
     Returns ``{"history", "epochs_to", "status"}``. The status is ``"done"`` for a run of all ``epochs``, or
     says why it ended early:
@@ -103,6 +106,8 @@ def train_fig1_run(activation: str, lr: float, train_set: ImageSet, val_set: Ima
 
     def on_epoch(h: list[dict]) -> None:
         history[:] = [dict(r) for r in h]
+        if tick is not None:
+            tick()
         err, k = h[-1]["train_top1_error"], len(h)
         if stall_epochs and k == stall_epochs and err >= chance - 0.02:
             raise _StopRun("stalled")
@@ -210,15 +215,21 @@ def relu_vs_tanh(profile: Profile | None = None, *, activations=("relu", "tanh")
     common = dict(epochs=epochs, batch_size=batch_size, threshold=threshold, prune=prune, seed=seed,
                   widths=widths, init=init)
     t0 = time.perf_counter()
+    bar = OverallProgress("Figure 1", len(activations) * len(lrs), epochs, profile, show=progress, parallel=workers)
     if workers > 1:
         threads = max(1, _cpu_count() // workers)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool, context.Manager() as manager:
+            ticks = manager.Queue()  # each worker reports its epochs here, for the one bar in this process
+            tick = functools.partial(ticks.put_nowait, 1)
             futures = {act: pool.submit(tune_learning_rate, act, lrs, train_set, val_set, threads=threads,
-                                        progress=False, **common) for act in activations}
+                                        progress=False, tick=tick, **common) for act in activations}
+            bar.follow(ticks, futures.values())
             grid_runs = {act: f.result() for act, f in futures.items()}
     else:
-        grid_runs = {act: tune_learning_rate(act, lrs, train_set, val_set, progress=progress, **common)
-                     for act in activations}
+        grid_runs = {act: tune_learning_rate(act, lrs, train_set, val_set, progress=progress, tick=bar.epoch_done,
+                                             **common) for act in activations}
+    bar.close()
     grid, chosen = {}, {}
     for act, runs in grid_runs.items():
         order = list(runs)  # the order they were tried in

@@ -27,6 +27,7 @@ from ..data import ImageSet, load_imageset
 from ..model import AlexNet, build_model, count_parameters
 from ..parallel import LAYERS, PAPER_CROSSINGS, ModelParallelAlexNet, allreduce_bytes_per_gpu, measure_crossings
 from ..profiles import Profile, get_profile
+from ..scratch import scratch_checkpoint_dir
 from ..train import TrainConfig, TrainResult, train
 from .ablation import AblationResult, base_config, run_ablation
 from .ablation_report import ablation_verdict, ablation_vs_paper
@@ -214,12 +215,12 @@ def towers_ablation(profile: Profile | None = None, base: dict | None = None,
     (baseline) against one tower with half the kernels (``towers=1``). The paper: one tower is worse by
     :data:`alexnet.paper.TOWERS_BENEFIT`.
 
-    The two-tower arm's weights are kept in ``checkpoint_dir`` (a temporary folder by default) for the
-    specialisation measurement; the folder is left out of the saved result. Returns the result and that
-    checkpoint's path.
+    The two-tower arm's weights are kept in ``checkpoint_dir`` (by default
+    :func:`alexnet.scratch.scratch_checkpoint_dir`) for the specialisation measurement; the folder is left out
+    of the saved result. Returns the result and that checkpoint's path.
     """
     profile = profile or get_profile()
-    folder = Path(checkpoint_dir or tempfile.mkdtemp(prefix="alexnet-towers-"))
+    folder = Path(checkpoint_dir or scratch_checkpoint_dir("towers-two_towers", profile))
     arms = copy.deepcopy(ABLATION_ARMS)
     arms["two_towers"]["checkpoint_dir"] = str(folder)
     result = run_ablation("towers_ablation", arms, baseline="two_towers", profile=profile, base=base)
