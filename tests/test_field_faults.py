@@ -1,0 +1,237 @@
+"""Faults reported from the field, each with the other members of its kind (one section per kind)."""
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from alexnet import AlexNetError, CheckpointError, load_imageset
+from alexnet.folders import to_rgb
+from cli_helpers import run_cli
+
+
+def mk(root: Path, train=("cat", "dog"), test=("cat", "dog"), n_train=8, n_test=4) -> Path:
+    """``root/cifar10/{train,test}/<class>/`` with random 32×32 RGB PNGs, as in the field reports."""
+    rng = np.random.default_rng(0)
+    for split, classes, n in (("train", train, n_train), ("test", test, n_test)):
+        for c in classes:
+            d = root / "cifar10" / split / c
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(d / f"{i}.png")
+    return root
+
+
+def one_line(proc, *words, code=None):
+    assert proc.returncode != 0 if code is None else proc.returncode == code, proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+def train_cli(root, ck, *extra, epochs=1):
+    return run_cli("train", "--dataset", "cifar10", "--epochs", epochs, "--batch-size", 4, "--checkpoint-dir", ck,
+                   "--quiet", *extra, env={"ALEXNET_DATA": str(root), "ALEXNET_CACHE": str(root / "cache")})
+
+
+@pytest.fixture
+def data_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALEXNET_DATA", str(tmp_path))
+    monkeypatch.setenv("ALEXNET_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def load(split="train"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_imageset("cifar10", split, progress=False)
+    return data, " ".join(str(w.message) for w in caught)
+
+
+# ---------------------------------------------------------------- 1. hidden and junk entries are not classes
+
+def test_hidden_folder_is_not_a_class_and_is_named(data_env):
+    mk(data_env)
+    junk = data_env / "cifar10/train"
+    for name in (".ipynb_checkpoints", "__MACOSX", "_trash"):
+        (junk / name).mkdir()
+        shutil.copy(junk / "cat/0.png", junk / name / "0.png")
+    data, said = load()
+    assert data.classes == ["cat", "dog"] and len(data) == 16
+    assert ".ipynb_checkpoints/" in said and "__MACOSX/" in said and "_trash/" in said
+
+
+def test_junk_inside_a_class_is_skipped(data_env):
+    mk(data_env)
+    cat = data_env / "cifar10/train/cat"
+    (cat / ".ipynb_checkpoints").mkdir()
+    shutil.copy(cat / "0.png", cat / ".ipynb_checkpoints/0-checkpoint.png")  # was a duplicate sample
+    (cat / "._0.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")  # macOS tar debris
+    (cat / "notes.txt").write_text("not an image")
+    data, said = load()
+    assert len(data) == 16 and "unreadable" not in said
+    assert "._0.png" in said and "notes.txt" in said and ".ipynb_checkpoints/" in said
+
+
+def test_a_folder_without_images_is_not_a_class(data_env):
+    mk(data_env)
+    (data_env / "cifar10/train/docs").mkdir()
+    (data_env / "cifar10/train/docs/README.txt").write_text("about the data")
+    data, said = load()
+    assert data.classes == ["cat", "dog"] and "docs/ (no images)" in said
+
+
+def test_hidden_class_cli_trains_two_classes(tmp_path):
+    root = mk(tmp_path / "r")
+    hidden = root / "cifar10/train/.ipynb_checkpoints"
+    hidden.mkdir()
+    shutil.copy(root / "cifar10/train/cat/0.png", hidden)
+    proc = train_cli(root, tmp_path / "ck")
+    assert proc.returncode == 0, proc.stderr
+    assert "ignored 1 entry" in proc.stderr and ".ipynb_checkpoints/" in proc.stderr
+    state = torch.load(tmp_path / "ck/last.pt", weights_only=False)
+    assert state["classes"] == ["cat", "dog"] and state["identity"]["num_classes"] == 2
+
+
+# ---------------------------------------------------------------- 2. splits and checkpoints that disagree about classes
+
+def test_test_split_uses_the_training_labels(data_env):
+    mk(data_env, train=("cat", "dog", "frog"), test=("cat", "frog"))
+    with pytest.warns(UserWarning, match="no images of 1 of the 3 training classes.*dog"):
+        test = load_imageset("cifar10", "test", progress=False)
+    assert test.classes == ["cat", "dog", "frog"]
+    assert sorted(set(test.labels.tolist())) == [0, 2]  # frog keeps label 2, never dog's 1
+
+
+def test_a_class_only_in_the_test_split_is_refused(data_env, tmp_path):
+    mk(data_env, train=("cat", "dog"), test=("cat", "dog", "frog"))
+    with pytest.raises(AlexNetError, match="class folder.*training split.*frog"):
+        load_imageset("cifar10", "test", progress=False)
+
+
+def test_missing_test_class_cli_labels(tmp_path):
+    root = mk(tmp_path / "r", train=("cat", "dog", "frog"), test=("cat", "frog"))
+    proc = train_cli(root, tmp_path / "ck")
+    assert proc.returncode == 0 and "no images of 1 of the 3 training classes" in proc.stderr, proc.stderr
+
+
+def test_train_refuses_sets_with_different_classes():
+    from alexnet import TrainConfig, make_synthetic, train
+
+    a, b = make_synthetic(64), make_synthetic(32, seed=1)
+    b.classes = list(reversed(b.classes))
+    with pytest.raises(AlexNetError, match="classes"):
+        train(TrainConfig(dataset="synthetic", epochs=1, batch_size=32, device="cpu"), train_set=a, val_set=b,
+              progress=False)
+
+
+def test_evaluate_and_resume_refuse_a_checkpoint_with_other_classes(tmp_path):
+    a, b = mk(tmp_path / "a"), mk(tmp_path / "b", train=("ant", "bee"), test=("ant", "bee"))
+    ck = tmp_path / "ck"
+    assert train_cli(a, ck).returncode == 0
+    env = {"ALEXNET_DATA": str(b), "ALEXNET_CACHE": str(b / "cache")}
+    proc = run_cli("evaluate", "--checkpoint", ck / "last.pt", "--dataset", "cifar10", env=env)
+    one_line(proc, "cat, dog", "ant, bee", code=2)
+    before = (ck / "last.pt").read_bytes()
+    one_line(train_cli(b, ck, "--resume", epochs=2), "cat, dog", "ant, bee", code=2)
+    assert (ck / "last.pt").read_bytes() == before
+
+
+# ---------------------------------------------------------------- 3. every image mode becomes correct 8-bit RGB
+
+def _palette_with_transparency():
+    im = Image.new("P", (4, 4), 1)
+    im.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
+    im.putpixel((0, 0), 0)
+    im.info["transparency"] = 0
+    return im
+
+
+MODES = [  # (name, image, file format, expected RGB at (0, 0), at (1, 1))
+    ("I;16 mid-grey", Image.fromarray(np.full((4, 4), 32768, np.uint16)), "png", (128,) * 3, (128,) * 3),
+    ("I;16B", Image.new("I;16B", (4, 4), 65535), "tiff", (255,) * 3, (255,) * 3),
+    ("I;16 dark", Image.fromarray(np.full((4, 4), 257, np.uint16)), "tiff", (1,) * 3, (1,) * 3),
+    ("I", Image.new("I", (4, 4), 13107), "tiff", (51,) * 3, (51,) * 3),
+    ("F", Image.new("F", (4, 4), 0.5), "tiff", (128,) * 3, (128,) * 3),
+    ("1", Image.new("1", (4, 4), 1), "png", (255,) * 3, (255,) * 3),
+    ("LA half", Image.new("LA", (4, 4), (0, 0)), "png", (255,) * 3, (255,) * 3),
+    ("P+transparency", _palette_with_transparency(), "png", (255,) * 3, (200, 100, 50)),
+    ("RGBA", Image.new("RGBA", (4, 4), (0, 0, 0, 0)), "png", (255,) * 3, (255,) * 3),
+    ("CMYK", Image.new("CMYK", (4, 4), (0, 255, 255, 0)), "tiff", (255, 0, 0), (255, 0, 0)),
+    ("YCbCr", Image.new("YCbCr", (4, 4), (128, 128, 128)), "tiff", (128,) * 3, (128,) * 3),
+    ("LAB", Image.new("LAB", (4, 4), (128, 128, 128)), "tiff", (119,) * 3, (119,) * 3),
+]
+
+
+@pytest.mark.parametrize("name,image,fmt,first,second", MODES, ids=[m[0] for m in MODES])
+def test_image_modes_decode_to_their_colours(tmp_path, name, image, fmt, first, second):
+    path = tmp_path / f"x.{fmt}"
+    image.save(path)
+    with Image.open(path) as im:
+        rgb = np.asarray(to_rgb(im))
+    assert rgb.dtype == np.uint8 and rgb.shape == (4, 4, 3)
+    assert tuple(rgb[0, 0]) == first and tuple(rgb[1, 1]) == second
+
+
+def test_premultiplied_alpha_is_composited():
+    rgb = np.asarray(to_rgb(Image.new("RGBa", (2, 2), (0, 0, 0, 0))))
+    assert rgb.shape == (2, 2, 3) and (rgb == 255).all()
+
+
+def test_sixteen_bit_png_in_a_dataset_is_mid_grey(data_env):
+    mk(data_env)
+    Image.fromarray(np.full((32, 32), 32768, np.uint16)).save(data_env / "cifar10/train/cat/grey16.png")
+    data, said = load()
+    grey = data.images[data.labels == 0][-1]  # the class's last file in sorted order
+    assert grey.unique().tolist() == [128] and "unreadable" not in said
+
+
+# ---------------------------------------------------------------- 8. file names that are not valid UTF-8
+
+def test_non_utf8_file_and_class_names_load(data_env):
+    if sys.platform == "darwin":
+        pytest.skip("macOS file systems refuse names that are not UTF-8")
+    mk(data_env)
+    train = os.fsencode(data_env / "cifar10/train")
+    shutil.copy(os.path.join(train, b"cat/0.png"), os.path.join(train, b"cat/caf\xe9.png"))
+    os.makedirs(os.path.join(train, b"caf\xe9"))
+    shutil.copy(os.path.join(train, b"cat/0.png"), os.path.join(train, b"caf\xe9/1.png"))
+    data, _ = load()
+    assert len(data) == 18 and data.classes == ["caf\udce9", "cat", "dog"]
+    again, _ = load()  # from the cache: same classes
+    assert again.classes == data.classes
+
+
+def test_non_utf8_names_in_warnings_do_not_crash(data_env):
+    mk(data_env)
+    cat = os.fsencode(data_env / "cifar10/train/cat")
+    with open(os.path.join(cat, b"bro\xe9ken.png"), "wb") as f:
+        f.write(b"not a png")
+    _, said = load()
+    assert "bro\\udce9ken.png" in said  # named with an escape, printable on any terminal
+
+
+# ---------------------------------------------------------------- 9. the cache is never written through
+
+def test_in_place_edit_does_not_reach_the_cache(data_env):
+    mk(data_env)
+    first, _ = load()
+    original = first.images[0].clone()
+    first.images[0] //= 2
+    fresh = subprocess.run([sys.executable, "-c", "import alexnet; d = alexnet.load_imageset('cifar10', 'train', "
+                            "progress=False); print(d.images[0].sum().item())"], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert fresh.returncode == 0, fresh.stderr
+    assert int(fresh.stdout.split()[-1]) == original.sum().item()
+    again, _ = load()
+    assert torch.equal(again.images[0], original)
