@@ -86,6 +86,11 @@ def _autocast_off(device: torch.device):
 class _LRNFunction(torch.autograd.Function):
     """Closed-form forward and backward (see the module docstring).
 
+    An a² that overflows the dtype (|a| > ~1.8e19 in fp32, or a = ±inf) makes the sum of its own window inf,
+    as the formula (and :func:`local_response_norm_reference`) says, and leaves every other window alone: the
+    GEMM is fed the dtype's largest value instead of inf (0 × inf would be NaN in every channel), and a window
+    sum that reaches that value is set back to inf. A NaN input still spreads over its pixel's channels.
+
     Autocast is off inside: the layer runs in its input's dtype (bf16 under bf16 autocast, as
     ``torch.nn.LocalResponseNorm`` would), except fp16, which is computed in fp32 because ``a²`` of a conv1
     activation above 256 overflows fp16 (the T4's autocast dtype).
@@ -95,8 +100,10 @@ class _LRNFunction(torch.autograd.Function):
     def forward(ctx, a, half, alpha, beta, k):
         with _autocast_off(a.device):
             x = a.float() if a.dtype == torch.float16 else a
-            sq = x * x
+            top = torch.finfo(x.dtype).max
+            sq = (x * x).clamp_(max=top)  # an overflowed a² (inf) kept finite: the band's zeros must not meet it
             d = _window_sum(sq, half, alpha, k)  # d_i = k + α Σ_window a_j²
+            d.masked_fill_(d >= alpha * top * (1 - 4 * torch.finfo(x.dtype).eps), float("inf"))  # ... and inf again
             r = torch.pow(d, -beta, out=sq)  # d_i^{-β}, reusing a²'s memory
             b = x * r  # b_i = a_i d_i^{-β}
         ctx.save_for_backward(x, b, d, r)
@@ -111,7 +118,7 @@ class _LRNFunction(torch.autograd.Function):
         with _autocast_off(g.device):
             g = g.to(x.dtype)
             coupling = g * b
-            coupling.div_(d)  # g_j b_j / d_j
+            coupling.div_(d).nan_to_num_(0.0)  # g_j b_j / d_j; the NaN of an inf input's b stays in its window
             grad = _window_sum(coupling, half, -2 * alpha * beta)  # −2αβ Σ_window g_j b_j / d_j
             grad.mul_(x)
             grad.addcmul_(g, r)  # + g_i d_i^{-β}

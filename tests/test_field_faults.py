@@ -235,3 +235,50 @@ def test_in_place_edit_does_not_reach_the_cache(data_env):
     assert int(fresh.stdout.split()[-1]) == original.sum().item()
     again, _ = load()
     assert torch.equal(again.images[0], original)
+
+
+# ---------------------------------------------------------------- 4. LRN with huge or infinite activations
+
+def _lrn_pair(x):
+    from alexnet import LocalResponseNorm, local_response_norm_reference
+
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    fa, fb = LocalResponseNorm()(a), local_response_norm_reference(b)
+    g = torch.linspace(-1, 1, x.numel(), dtype=x.dtype).view(x.shape)
+    (fa * g).sum().backward()
+    (fb * g).sum().backward()
+    return fa.detach(), fb.detach(), a.grad, b.grad
+
+
+@pytest.mark.parametrize("value", [1e20, -1e20, 3e19, 1.9e19])
+def test_lrn_overflow_of_a_squared_stays_in_its_window(value):
+    x = torch.ones(1, 8, 1, 1)
+    x[0, 0] = value  # a² overflows fp32 from |a| ≈ 1.8e19
+    out, ref, grad, ref_grad = _lrn_pair(x)
+    assert torch.isfinite(out).all() and torch.equal(out, ref)
+    assert ref[0, 3:].allclose(torch.tensor(0.5945), atol=1e-4)
+    assert torch.allclose(grad, ref_grad, rtol=1e-5, atol=1e-8)
+
+
+def test_lrn_infinite_input_is_nan_only_where_the_formula_says():
+    x = torch.ones(1, 8, 1, 1)
+    x[0, 0] = float("inf")
+    out, ref, grad, ref_grad = _lrn_pair(x)
+    assert torch.equal(out.isnan(), ref.isnan()) and torch.equal(out[0, 1:], ref[0, 1:])
+    assert torch.allclose(grad[0, 3:], ref_grad[0, 3:], rtol=1e-5)  # outside the inf's window (channels 0–2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_lrn_scattered_huge_values_match_the_reference(dtype, layout):
+    from alexnet import LocalResponseNorm, local_response_norm_reference
+
+    x = torch.randn(2, 16, 3, 3, generator=torch.Generator().manual_seed(0)) * 10
+    x = x.to(dtype)
+    x[0, 3, 1, 1], x[1, 12, 0, 2], x[1, 0, 2, 2] = 1e20, -4e19, 1e30
+    if dtype == torch.float64:
+        x[0, 7, 0, 0] = 1e200  # a² overflows fp64 too
+    out = LocalResponseNorm()(x.contiguous(memory_format=layout)).float()
+    ref = local_response_norm_reference(x).float()
+    assert torch.isfinite(out).all()
+    assert torch.allclose(out, ref, rtol=2e-2 if dtype == torch.bfloat16 else 1e-3, atol=1e-3)
