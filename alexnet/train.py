@@ -31,7 +31,7 @@ from .errors import AlexNetError, CheckpointError, NonFiniteLossError
 from .evaluate import evaluate
 from .model import build_model
 from .optim import PaperSGD
-from .profiles import default_device
+from .profiles import resolve_device
 from .transforms import BatchAugment, DatasetStats, compute_stats
 
 
@@ -140,7 +140,7 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     is_main = rank == 0
     if progress is None:
         progress = os.environ.get("ALEXNET_STATIC", "") in ("", "0")
-    device = torch.device(cfg.device) if cfg.device else default_device()
+    device = resolve_device(cfg.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
@@ -289,6 +289,7 @@ def load_trained(path: str | Path, device=None) -> tuple[torch.nn.Module, Datase
     """A model, its data statistics and the checkpoint dict, from a checkpoint written by :func:`train`."""
     from .checkpoint import load_checkpoint
 
+    device = resolve_device(device)  # a wrong device is named before the checkpoint is read
     state = load_checkpoint(path)
     ident = state["identity"]
     model = build_model(ident["arch"], ident["num_classes"], **ident["model"])
@@ -296,5 +297,5 @@ def load_trained(path: str | Path, device=None) -> tuple[torch.nn.Module, Datase
         model.load_state_dict(state["model"])
     except RuntimeError as e:
         raise CheckpointError(f"{path} does not match architecture {ident['arch']}: {str(e).splitlines()[0]}") from None
-    model.to(device or default_device()).eval()
+    model.to(device).eval()
     return model, DatasetStats(**state["stats"]), state

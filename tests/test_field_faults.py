@@ -282,3 +282,40 @@ def test_lrn_scattered_huge_values_match_the_reference(dtype, layout):
     ref = local_response_norm_reference(x).float()
     assert torch.isfinite(out).all()
     assert torch.allclose(out, ref, rtol=2e-2 if dtype == torch.bfloat16 else 1e-3, atol=1e-3)
+
+
+# ---------------------------------------------------------------- 10. invalid devices, named before any data
+
+def _absent_devices():
+    bad = ["gpu", "nonsense", "cuda:7", "meta", "cuda:x"]
+    if not torch.cuda.is_available():
+        bad.append("cuda")
+    if not torch.backends.mps.is_available():
+        bad.append("mps")
+    return bad
+
+
+@pytest.mark.parametrize("device", _absent_devices())
+def test_invalid_device_is_one_line_before_data(tmp_path, device):
+    empty = {"ALEXNET_DATA": str(tmp_path)}  # no cifar10 here: a data error would come second
+    train = run_cli("train", "--dataset", "cifar10", "--epochs", "1", "--checkpoint-dir", tmp_path / "ck",
+                    "--device", device, env=empty)
+    evaluate = run_cli("evaluate", "--checkpoint", tmp_path / "none.pt", "--dataset", "cifar10", "--device", device,
+                       env=empty)
+    for proc in (train, evaluate):
+        line = one_line(proc, repr(device), code=2)
+        assert "cifar10" not in line and "checkpoint" not in line
+    assert not (tmp_path / "ck").exists()
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:7"])
+def test_invalid_device_in_bench_and_python_api(device):
+    from alexnet import TrainConfig, load_trained, resolve_device, train
+    from alexnet.bench import run_benchmark
+
+    for call in (lambda: resolve_device(device), lambda: run_benchmark(device),
+                 lambda: train(TrainConfig(dataset="synthetic", epochs=1, device=device)),
+                 lambda: load_trained("/nonexistent.pt", device=device)):
+        with pytest.raises(AlexNetError, match=repr(device)):
+            call()
+    assert resolve_device("cpu") == torch.device("cpu")
