@@ -1,7 +1,7 @@
 """``python -m alexnet``: train, evaluate and benchmark from the shell.
 
 Bad arguments, data or checkpoints end with one line on stderr and a non-zero exit code, never a traceback:
-2 for bad input (:class:`AlexNetError`), 3 for a NaN/Inf loss, 130 for Ctrl-C (the checkpoint is kept).
+2 for bad input (:class:`AlexNetError`), 3 for a NaN/Inf loss, 130 for Ctrl-C (naming the checkpoint kept, if any).
 """
 from __future__ import annotations
 
@@ -144,5 +144,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"alexnet: error: {e}\n")
         return e.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("alexnet: interrupted; the last checkpoint is kept (continue with --resume)\n")
+        sys.stderr.write(f"alexnet: {_interrupted(args)}\n")
         return 130
+
+
+def _interrupted(args) -> str:
+    """What a Ctrl-C leaves: the checkpoint that exists (if any) and how to continue."""
+    from .checkpoint import kept_checkpoint
+
+    if args.command != "train":
+        return "interrupted"
+    kept = kept_checkpoint(args.checkpoint_dir)
+    return (f"interrupted; the last checkpoint, {kept}, is kept (continue with --resume)" if kept
+            else "interrupted before the first checkpoint; nothing was saved")

@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import atomic_write_bytes, latest_checkpoint, save_checkpoint
+from .checkpoint import atomic_write_bytes, check_writable, kept_message, latest_checkpoint, save_checkpoint
 from .data import DATASETS, ImageSet, load_imageset
 from .device_data import autocast_dtype, place_images
 from .errors import AlexNetError, CheckpointError, NonFiniteLossError
@@ -148,6 +148,9 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
+    folder = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
+    if folder is not None and is_main:
+        check_writable(folder)  # a read-only or misspelt folder is found now, not after the first epoch
 
     train_set = train_set or load_imageset(cfg.dataset, "train", limit=cfg.train_limit, progress=progress and is_main)
     val_set = val_set or load_imageset(cfg.dataset, "val", limit=cfg.val_limit, progress=progress and is_main)
@@ -163,7 +166,6 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.1,
                                                            patience=cfg.plateau_patience, min_lr=cfg.min_lr)
     identity = {"arch": arch, "model": cfg.model, "num_classes": train_set.num_classes}
-    folder = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
 
     start_epoch, start_step, history, sums = 0, 0, [], [0.0, 0.0, 0]
     stats = None
@@ -239,9 +241,9 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
             except torch.cuda.OutOfMemoryError:
                 raise AlexNetError(
                     f"CUDA ran out of memory at batch size {cfg.batch_size}; try --batch-size "
-                    f"{max(1, cfg.batch_size // 2)}" + (f" (the checkpoint in {folder} is kept)" if folder else "")) from None
+                    f"{max(1, cfg.batch_size // 2)}; {kept_message(folder)}") from None
             if not torch.isfinite(loss):
-                kept = f"the last good checkpoint, {folder / 'last.pt'}, is kept" if folder else "no checkpoint was written"
+                kept = kept_message(folder)
                 raise NonFiniteLossError(
                     f"training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} "
                     f"(lr {optimizer.param_groups[0]['lr']:g}); {kept}. Try a lower learning rate, e.g. "

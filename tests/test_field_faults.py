@@ -319,3 +319,124 @@ def test_invalid_device_in_bench_and_python_api(device):
         with pytest.raises(AlexNetError, match=repr(device)):
             call()
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+# ---------------------------------------------------------------- 6. checkpoint-folder writes that fail
+
+def _disk_full_open(monkeypatch, after_bytes=1000):
+    """``open`` in alexnet.checkpoint gives files whose writes fail with ENOSPC past ``after_bytes``, as a full disk."""
+    import builtins
+
+    from alexnet import checkpoint
+
+    class Full:
+        def __init__(self, f):
+            self.f, self.n = f, 0
+
+        def write(self, data):
+            self.n += len(data)
+            if self.n > after_bytes:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return self.f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(checkpoint, "open", lambda *a, **k: Full(builtins.open(*a, **k)), raising=False)
+
+
+def test_disk_full_during_a_checkpoint_keeps_the_previous_ones(tmp_path, monkeypatch):
+    from alexnet.checkpoint import save_checkpoint
+
+    ck = tmp_path / "ck"
+    save_checkpoint({"model": {}, "epoch": 1}, ck)
+    save_checkpoint({"model": {}, "epoch": 2}, ck)
+    before = {p.name: p.read_bytes() for p in ck.iterdir()}
+    _disk_full_open(monkeypatch)
+    with pytest.raises(CheckpointError) as err:
+        save_checkpoint({"model": {"w": torch.zeros(10_000)}, "epoch": 3}, ck)
+    assert "No space left on device" in str(err.value) and str(ck / "last.pt") in str(err.value)
+    assert "enforce fail" not in str(err.value)
+    assert {p.name: p.read_bytes() for p in ck.iterdir()} == before  # last.pt, prev.pt intact, no temporary left
+
+
+def test_disk_full_in_the_cli_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    from alexnet.cli import main
+
+    _disk_full_open(monkeypatch)
+    code = main(["train", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "32", "--train-limit", "64",
+                 "--val-limit", "32", "--quiet", "--checkpoint-dir", str(tmp_path / "ck"), "--device", "cpu"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert "No space left on device" in err[0] and "no checkpoint was written" in err[0]
+
+
+def test_disk_full_writing_history_is_one_error(tmp_path, monkeypatch):
+    from alexnet.checkpoint import atomic_write_bytes
+
+    (tmp_path / "history.json").write_text("[1]")
+    _disk_full_open(monkeypatch, after_bytes=10)
+    with pytest.raises(CheckpointError, match="history.json.*No space left"):
+        atomic_write_bytes(tmp_path / "history.json", lambda f: f.write(b"[" + b"1," * 100 + b"1]"))
+    assert (tmp_path / "history.json").read_text() == "[1]"
+
+
+@pytest.mark.parametrize("kind", ["file", "under-a-file", "read-only"])
+def test_unwritable_checkpoint_folder_fails_before_the_data(tmp_path, kind):
+    if kind == "read-only" and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    blocker = tmp_path / "blocker"
+    if kind == "read-only":
+        blocker.mkdir()
+        blocker.chmod(0o500)
+        ck = blocker / "ck"
+    else:
+        blocker.write_text("a file")
+        ck = blocker if kind == "file" else blocker / "ck"
+    try:  # no cifar10 under tmp_path: a data error would come second
+        proc = run_cli("train", "--dataset", "cifar10", "--epochs", "1", "--checkpoint-dir", ck,
+                       env={"ALEXNET_DATA": str(tmp_path)})
+    finally:
+        blocker.chmod(0o700)
+    line = one_line(proc, "cannot write checkpoints", str(ck), code=2)
+    assert "cifar10" not in line
+
+
+def test_the_writability_check_leaves_nothing_behind(tmp_path):
+    from alexnet.checkpoint import check_writable
+
+    check_writable(tmp_path / "a" / "b" / "ck")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- 7. messages name only files that exist
+
+def test_nan_before_any_checkpoint_says_none_was_written(tmp_path):
+    root = mk(tmp_path / "r")
+    ck = tmp_path / "ck"
+    line = one_line(train_cli(root, ck, "--lr", "1e6"), "no checkpoint was written", code=3)
+    assert "last.pt" not in line and not ck.exists()
+
+
+def test_kept_checkpoint_messages_name_existing_files(tmp_path):
+    from alexnet.checkpoint import kept_message
+    from alexnet.cli import _interrupted, build_parser
+
+    def interrupted(ck):
+        return _interrupted(build_parser().parse_args(["train", "--dataset", "synthetic", "--epochs", "1",
+                                                       "--checkpoint-dir", str(ck)]))
+
+    ck = tmp_path / "ck"
+    assert kept_message(ck) == "no checkpoint was written" and kept_message(None) == "no checkpoint was written"
+    assert "nothing was saved" in interrupted(ck) and "--resume" not in interrupted(ck)
+    ck.mkdir()
+    (ck / "prev.pt").write_bytes(b"x")  # last.pt lost between the two renames of a save
+    assert str(ck / "prev.pt") in kept_message(ck) and str(ck / "prev.pt") in interrupted(ck)
+    (ck / "last.pt").write_bytes(b"x")
+    assert str(ck / "last.pt") in kept_message(ck) and "--resume" in interrupted(ck)
