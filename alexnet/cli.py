@@ -108,11 +108,12 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from .data import load_imageset
     from .evaluate import evaluate
-    from .train import load_trained
+    from .train import check_same_classes, load_trained
     from .transforms import BatchAugment
 
     model, stats, state = load_trained(args.checkpoint, device=args.device)
     data = load_imageset(args.dataset, "val", progress=False)
+    check_same_classes(state.get("classes"), data, f"checkpoint {args.checkpoint}")
     if data.num_classes != state["identity"]["num_classes"]:
         raise AlexNetError(f"checkpoint has {state['identity']['num_classes']} classes but {args.dataset} "
                            f"has {data.num_classes}")

@@ -193,7 +193,8 @@ def _folder_key(folder: Path, image_size: int, classes: list[str] | None) -> str
     return h.hexdigest()[:16]
 
 
-def _shown(names: list[str], n: int = 5) -> str:
+def name_list(names: list[str], n: int = 5) -> str:
+    """The first ``n`` names, comma-separated and escaped to ASCII (a name need not be valid UTF-8)."""
     return ", ".join(ascii(x)[1:-1] for x in names[:n]) + (" …" if len(names) > n else "")
 
 
@@ -213,7 +214,7 @@ def _decode_folder(folder: Path, image_size: int, progress: bool = True,
         raise AlexNetError(f"{folder} is not an ImageFolder (<class>/<image> files): {e.strerror}") from None
     if ignored:
         warnings.warn(f"ignored {len(ignored)} entr{'y' if len(ignored) == 1 else 'ies'} of {folder} that are hidden, "
-                      f"not images, or hold no images: {_shown(ignored)}", stacklevel=2)
+                      f"not images, or hold no images: {name_list(ignored)}", stacklevel=2)
     if not found:
         raise AlexNetError(f"{folder} is not an ImageFolder: it has no <class>/<image> files")
     classes = classes or found
@@ -286,12 +287,12 @@ def _training_classes(train_folder: Path, folder: Path) -> list[str]:
     extra = [c for c in held if c not in train]
     if extra:
         raise AlexNetError(f"{folder} has {len(extra)} class folder(s) that the training split {train_folder} "
-                           f"lacks ({_shown(extra)}); the model can only predict training classes: remove them "
+                           f"lacks ({name_list(extra)}); the model can only predict training classes: remove them "
                            "or add them to the training split")
     missing = [c for c in train if c not in held]
     if missing:
         warnings.warn(f"{folder} has no images of {len(missing)} of the {len(train)} training classes "
-                      f"({_shown(missing)}); its error is measured on the others", stacklevel=3)
+                      f"({name_list(missing)}); its error is measured on the others", stacklevel=3)
     return train
 
 

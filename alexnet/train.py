@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import atomic_write_bytes, check_writable, kept_message, latest_checkpoint, save_checkpoint
-from .data import DATASETS, ImageSet, load_imageset
+from .data import DATASETS, ImageSet, name_list, load_imageset
 from .device_data import autocast_dtype, place_images
 from .errors import AlexNetError, CheckpointError, NonFiniteLossError
 from .evaluate import evaluate
@@ -152,8 +152,14 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     if folder is not None and is_main:
         check_writable(folder)  # a read-only or misspelt folder is found now, not after the first epoch
 
+    state = latest_checkpoint(folder) if cfg.resume and folder is not None else None
+    if state is not None:
+        refuse_changed_settings(state.get("config", {}), cfg, folder)
     train_set = train_set or load_imageset(cfg.dataset, "train", limit=cfg.train_limit, progress=progress and is_main)
     val_set = val_set or load_imageset(cfg.dataset, "val", limit=cfg.val_limit, progress=progress and is_main)
+    if val_set.classes != train_set.classes:
+        raise AlexNetError(f"the validation set's classes ({name_list(val_set.classes)}) are not the training set's "
+                           f"({name_list(train_set.classes)}): its labels would name other classes")
     arch = cfg.resolved_arch()
     torch.manual_seed(cfg.seed)
     model = model or build_model(arch, train_set.num_classes, **cfg.model)
@@ -169,21 +175,20 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
 
     start_epoch, start_step, history, sums = 0, 0, [], [0.0, 0.0, 0]
     stats = None
-    if cfg.resume and folder is not None:
-        state = latest_checkpoint(folder)
-        if state is not None:
-            if state.get("identity") != identity:
-                raise CheckpointError(
-                    f"checkpoint in {folder} is for {state.get('identity')}, not {identity}: a different "
-                    "architecture or dataset; use another --checkpoint-dir or drop --resume")
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            start_epoch, start_step, history = state["epoch"], state["step"], state["history"]
-            sums = state["sums"]
-            stats = DatasetStats(**state["stats"])
-            if is_main:
-                print(f"resuming from {folder} at epoch {start_epoch + 1}, step {start_step}")
+    if state is not None:
+        if state.get("identity") != identity:
+            raise CheckpointError(
+                f"checkpoint in {folder} is for {state.get('identity')}, not {identity}: a different "
+                "architecture or dataset; use another --checkpoint-dir or drop --resume")
+        check_same_classes(state.get("classes"), train_set, f"the checkpoint in {folder}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, start_step, history = state["epoch"], state["step"], state["history"]
+        sums = state["sums"]
+        stats = DatasetStats(**state["stats"])
+        if is_main:
+            print(f"resuming from {folder} at epoch {start_epoch + 1}, step {start_step}")
     stats = stats or compute_stats(train_set.images)
     aug = BatchAugment(stats.to(device), train_set.crop_size, cfg.augment)
     scaler = torch.amp.GradScaler("cuda", enabled=(device.type == "cuda" and cfg.amp
@@ -278,6 +283,32 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
         if on_epoch is not None and is_main:
             on_epoch(history)
     return TrainResult(model, history, stats, cfg, (folder / "last.pt") if folder else None)
+
+
+# Settings that may differ on --resume: more epochs, and where or how fast the run goes. Every other field
+# defines the run (its data, optimiser, randomness, model), and a changed value is refused, never ignored.
+RESUMABLE = ("epochs", "resume", "checkpoint_dir", "device", "save_every", "eval_every", "amp", "channels_last",
+             "compile")
+
+
+def refuse_changed_settings(saved: dict, cfg: TrainConfig, folder: Path) -> None:
+    """Raise :class:`CheckpointError` listing every setting of ``cfg`` that differs from the checkpoint's run."""
+    now = asdict(cfg)
+    changed = [f"{k.replace('_', '-')} {saved[k]!r} → {now[k]!r}" for k in now
+               if k not in RESUMABLE and k in saved and saved[k] != now[k]]
+    if changed:
+        raise CheckpointError(f"cannot resume from {folder}: settings are different from the checkpoint's run "
+                              f"({'; '.join(changed)}); repeat the checkpoint's settings (only --epochs may change) "
+                              "or start a new run in another --checkpoint-dir")
+
+
+def check_same_classes(trained: list[str] | None, data: ImageSet, what: str) -> None:
+    """Raise :class:`CheckpointError` if a model trained on the classes ``trained`` meets ``data`` with others
+    (or the same in another order: its outputs would name the wrong classes). None (old checkpoints) passes."""
+    if trained is not None and list(trained) != list(data.classes):
+        raise CheckpointError(f"{what} was trained on {len(trained)} classes ({name_list(list(trained))}) but "
+                              f"{data.name} has {data.num_classes} ({name_list(data.classes)}); use a checkpoint "
+                              "trained on this dataset")
 
 
 def _epoch_line(r: dict, epochs: int) -> str:

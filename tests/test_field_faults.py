@@ -440,3 +440,44 @@ def test_kept_checkpoint_messages_name_existing_files(tmp_path):
     assert str(ck / "prev.pt") in kept_message(ck) and str(ck / "prev.pt") in interrupted(ck)
     (ck / "last.pt").write_bytes(b"x")
     assert str(ck / "last.pt") in kept_message(ck) and "--resume" in interrupted(ck)
+
+
+# ---------------------------------------------------------------- 5. --resume with changed settings
+
+def test_resume_with_new_lr_batch_and_seed_is_refused_with_old_and_new(tmp_path):
+    root, ck = mk(tmp_path / "r"), tmp_path / "ck"
+    assert train_cli(root, ck, "--lr", "0.01").returncode == 0
+    before = (ck / "last.pt").read_bytes()
+    proc = run_cli("train", "--dataset", "cifar10", "--epochs", 2, "--batch-size", 8, "--lr", "0.0001", "--seed", 7,
+                   "--checkpoint-dir", ck, "--quiet", "--resume",
+                   env={"ALEXNET_DATA": str(root), "ALEXNET_CACHE": str(root / "cache")})
+    one_line(proc, "lr 0.01 → 0.0001", "batch-size 4 → 8", "seed 0 → 7", "--epochs", code=2)
+    assert (ck / "last.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize("change", [dict(augment="none"), dict(model={"dropout": 0.0}), dict(train_limit=128),
+                                    dict(val_limit=32), dict(momentum=0.5), dict(weight_decay=0.0),
+                                    dict(dataset="cifar10"), dict(arch="alexnet"), dict(min_lr=1e-3),
+                                    dict(plateau_patience=1)])
+def test_every_run_defining_setting_is_refused_before_the_data(tmp_path, monkeypatch, change):
+    from alexnet import TrainConfig, train
+
+    base = dict(dataset="synthetic", epochs=1, batch_size=32, train_limit=64, val_limit=64, device="cpu",
+                checkpoint_dir=str(tmp_path))
+    train(TrainConfig(**base), progress=False)
+    monkeypatch.setenv("ALEXNET_DATA", str(tmp_path))  # no cifar10 here: refused before looking for it
+    with pytest.raises(CheckpointError, match=f"{next(iter(change)).replace('_', '-')} "):
+        train(TrainConfig(**{**base, **change, "epochs": 2, "resume": True}), progress=False)
+
+
+def test_resume_may_add_epochs_and_change_device_and_saving(tmp_path):
+    from alexnet import TrainConfig, train
+
+    base = dict(dataset="synthetic", epochs=1, batch_size=32, train_limit=64, val_limit=32, device="cpu",
+                checkpoint_dir=str(tmp_path))
+    train(TrainConfig(**base), progress=False)
+    result = train(TrainConfig(**{**base, "epochs": 2, "resume": True, "save_every": 1, "eval_every": 2}),
+                   progress=False)
+    assert [r["epoch"] for r in result.history] == [1, 2]
+    saved = torch.load(tmp_path / "last.pt", weights_only=False)["config"]
+    assert saved["epochs"] == 2 and saved["save_every"] == 1  # the checkpoint records what ran
