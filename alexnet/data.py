@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .errors import AlexNetError, DatasetNotFoundError
-from .folders import list_classes, scan_folder, to_rgb
+from .folders import name_list, printable, scan_folder, to_rgb, training_classes
 
 
 @dataclass(frozen=True)
@@ -193,11 +193,6 @@ def _folder_key(folder: Path, image_size: int, classes: list[str] | None) -> str
     return h.hexdigest()[:16]
 
 
-def name_list(names: list[str], n: int = 5) -> str:
-    """The first ``n`` names, comma-separated and escaped to ASCII (a name need not be valid UTF-8)."""
-    return ", ".join(ascii(x)[1:-1] for x in names[:n]) + (" …" if len(names) > n else "")
-
-
 def _decode_folder(folder: Path, image_size: int, progress: bool = True,
                    classes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Decode an ImageFolder into N×3×S×S uint8 with the paper's §2 resize (shorter side S, centre S×S).
@@ -233,7 +228,7 @@ def _decode_folder(folder: Path, image_size: int, progress: bool = True,
                     im = resize(im)
                 arr = np.asarray(im, dtype=np.uint8)
         except Exception as e:  # a corrupt or non-image file: skip it, name it, count it
-            bad.append(f"{ascii(path)[1:-1]} ({type(e).__name__})")
+            bad.append(f"{printable(path)} ({type(e).__name__})")
             continue
         images[len(keep)] = arr.transpose(2, 0, 1)
         keep.append(i)
@@ -281,21 +276,6 @@ def load_folder(folder: Path, image_size: int, name: str, split: str, root: Path
     return ImageSet(name, split, images, labels, meta["classes"], source=str(folder))
 
 
-def _training_classes(train_folder: Path, folder: Path) -> list[str]:
-    """The training split's classes, checked against the held-out ``folder``'s: its labels must mean the same."""
-    train, held = list_classes(train_folder), list_classes(folder)
-    extra = [c for c in held if c not in train]
-    if extra:
-        raise AlexNetError(f"{folder} has {len(extra)} class folder(s) that the training split {train_folder} "
-                           f"lacks ({name_list(extra)}); the model can only predict training classes: remove them "
-                           "or add them to the training split")
-    missing = [c for c in train if c not in held]
-    if missing:
-        warnings.warn(f"{folder} has no images of {len(missing)} of the {len(train)} training classes "
-                      f"({name_list(missing)}); its error is measured on the others", stacklevel=3)
-    return train
-
-
 def _from_torchvision(spec: DatasetSpec, split: str, root: Path, download: bool, progress: bool) -> ImageSet | None:
     """torchvision's own layouts, downloading if asked; None if absent and not downloadable."""
     from torchvision import datasets
@@ -337,7 +317,7 @@ def load_imageset(name: str, split: str = "train", *, root: str | Path | None = 
     folder = root / name / split
     if folder.is_dir():
         train_folder = root / name / spec.splits[0]
-        classes = _training_classes(train_folder, folder) if split != "train" and spec.splits[0] \
+        classes = training_classes(train_folder, folder) if split != "train" and spec.splits[0] \
             and train_folder.is_dir() else None
         data = load_folder(folder, spec.image_size, name, split, root, progress, classes)
     else:

@@ -12,10 +12,13 @@ Two things here differ from ``torchvision.datasets.ImageFolder``:
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from .errors import AlexNetError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")  # torchvision's
 
@@ -97,3 +100,28 @@ def list_classes(folder: str | Path) -> list[str]:
     """The classes :func:`scan_folder` would find, without listing every image (it stops at each class's first)."""
     return [e.name for e in sorted(os.scandir(folder), key=lambda e: e.name)
             if e.is_dir() and not _junk(e.name, is_class=True) and _has_image(e.path)]
+
+
+def printable(name: str | Path) -> str:
+    """``name`` with the bytes that are not UTF-8 (surrogate escapes) written as ``\\udcXX``, so it can be printed."""
+    return str(name).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def name_list(names: list[str], n: int = 5) -> str:
+    """The first ``n`` names, printable and comma-separated, with ``…`` if there are more."""
+    return ", ".join(map(printable, names[:n])) + (" …" if len(names) > n else "")
+
+
+def training_classes(train_folder: Path, folder: Path) -> list[str]:
+    """The training split's classes, checked against the held-out ``folder``'s: its labels must mean the same."""
+    train, held = list_classes(train_folder), list_classes(folder)
+    extra = [c for c in held if c not in train]
+    if extra:
+        raise AlexNetError(f"{folder} has {len(extra)} class folder(s) that the training split {train_folder} "
+                           f"lacks ({name_list(extra)}); the model can only predict training classes: remove them "
+                           "or add them to the training split")
+    missing = [c for c in train if c not in held]
+    if missing:
+        warnings.warn(f"{folder} has no images of {len(missing)} of the {len(train)} training classes "
+                      f"({name_list(missing)}); its error is measured on the others", stacklevel=3)
+    return train

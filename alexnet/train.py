@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import atomic_write_bytes, check_writable, kept_message, latest_checkpoint, save_checkpoint
-from .data import DATASETS, ImageSet, name_list, load_imageset
+from .data import DATASETS, ImageSet, load_imageset
+from .folders import name_list
 from .device_data import autocast_dtype, place_images
 from .errors import AlexNetError, CheckpointError, NonFiniteLossError
 from .evaluate import evaluate
@@ -158,8 +159,8 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     train_set = train_set or load_imageset(cfg.dataset, "train", limit=cfg.train_limit, progress=progress and is_main)
     val_set = val_set or load_imageset(cfg.dataset, "val", limit=cfg.val_limit, progress=progress and is_main)
     if val_set.classes != train_set.classes:
-        raise AlexNetError(f"the validation set's classes ({name_list(val_set.classes)}) are not the training set's "
-                           f"({name_list(train_set.classes)}): its labels would name other classes")
+        raise AlexNetError(f"the validation set's classes ({name_list(val_set.classes)}) are not the training "
+                           f"set's ({name_list(train_set.classes)}): its labels would name other classes")
     arch = cfg.resolved_arch()
     torch.manual_seed(cfg.seed)
     model = model or build_model(arch, train_set.num_classes, **cfg.model)

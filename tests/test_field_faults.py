@@ -14,7 +14,6 @@ import torch
 from PIL import Image
 
 from alexnet import AlexNetError, CheckpointError, load_imageset
-from alexnet.folders import to_rgb
 from cli_helpers import run_cli
 
 
@@ -149,8 +148,11 @@ def test_evaluate_and_resume_refuse_a_checkpoint_with_other_classes(tmp_path):
 
 # ---------------------------------------------------------------- 3. every image mode becomes correct 8-bit RGB
 
+S = (32, 32)
+
+
 def _palette_with_transparency():
-    im = Image.new("P", (4, 4), 1)
+    im = Image.new("P", S, 1)
     im.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
     im.putpixel((0, 0), 0)
     im.info["transparency"] = 0
@@ -158,32 +160,40 @@ def _palette_with_transparency():
 
 
 MODES = [  # (name, image, file format, expected RGB at (0, 0), at (1, 1))
-    ("I;16 mid-grey", Image.fromarray(np.full((4, 4), 32768, np.uint16)), "png", (128,) * 3, (128,) * 3),
-    ("I;16B", Image.new("I;16B", (4, 4), 65535), "tiff", (255,) * 3, (255,) * 3),
-    ("I;16 dark", Image.fromarray(np.full((4, 4), 257, np.uint16)), "tiff", (1,) * 3, (1,) * 3),
-    ("I", Image.new("I", (4, 4), 13107), "tiff", (51,) * 3, (51,) * 3),
-    ("F", Image.new("F", (4, 4), 0.5), "tiff", (128,) * 3, (128,) * 3),
-    ("1", Image.new("1", (4, 4), 1), "png", (255,) * 3, (255,) * 3),
-    ("LA half", Image.new("LA", (4, 4), (0, 0)), "png", (255,) * 3, (255,) * 3),
+    ("I;16 mid-grey", Image.fromarray(np.full(S, 32768, np.uint16)), "png", (128,) * 3, (128,) * 3),
+    ("I;16B", Image.new("I;16B", S, 65535), "tiff", (255,) * 3, (255,) * 3),
+    ("I;16 dark", Image.fromarray(np.full(S, 257, np.uint16)), "tiff", (1,) * 3, (1,) * 3),
+    ("I", Image.new("I", S, 13107), "tiff", (51,) * 3, (51,) * 3),
+    ("F", Image.new("F", S, 0.5), "tiff", (128,) * 3, (128,) * 3),
+    ("LA transparent", Image.new("LA", S, (0, 0)), "png", (255,) * 3, (255,) * 3),
     ("P+transparency", _palette_with_transparency(), "png", (255,) * 3, (200, 100, 50)),
-    ("RGBA", Image.new("RGBA", (4, 4), (0, 0, 0, 0)), "png", (255,) * 3, (255,) * 3),
-    ("CMYK", Image.new("CMYK", (4, 4), (0, 255, 255, 0)), "tiff", (255, 0, 0), (255, 0, 0)),
-    ("YCbCr", Image.new("YCbCr", (4, 4), (128, 128, 128)), "tiff", (128,) * 3, (128,) * 3),
-    ("LAB", Image.new("LAB", (4, 4), (128, 128, 128)), "tiff", (119,) * 3, (119,) * 3),
+    ("RGBA transparent", Image.new("RGBA", S, (0, 0, 0, 0)), "png", (255,) * 3, (255,) * 3),
+    ("LAB", Image.new("LAB", S, (128, 128, 128)), "tiff", (119,) * 3, (119,) * 3),
+]
+EXACT_ALREADY = [  # modes Pillow converted right before: kept right
+    ("1", Image.new("1", S, 1), "png", (255,) * 3, (255,) * 3),
+    ("CMYK", Image.new("CMYK", S, (0, 255, 255, 0)), "tiff", (255, 0, 0), (255, 0, 0)),
+    ("YCbCr", Image.new("YCbCr", S, (128, 128, 128)), "tiff", (128,) * 3, (128,) * 3),
+    ("RGBA opaque", Image.new("RGBA", S, (10, 20, 30, 255)), "png", (10, 20, 30), (10, 20, 30)),
 ]
 
 
-@pytest.mark.parametrize("name,image,fmt,first,second", MODES, ids=[m[0] for m in MODES])
-def test_image_modes_decode_to_their_colours(tmp_path, name, image, fmt, first, second):
-    path = tmp_path / f"x.{fmt}"
-    image.save(path)
-    with Image.open(path) as im:
-        rgb = np.asarray(to_rgb(im))
-    assert rgb.dtype == np.uint8 and rgb.shape == (4, 4, 3)
-    assert tuple(rgb[0, 0]) == first and tuple(rgb[1, 1]) == second
+@pytest.mark.parametrize("name,image,fmt,first,second", MODES + EXACT_ALREADY,
+                         ids=[m[0] for m in MODES + EXACT_ALREADY])
+def test_image_modes_decode_to_their_colours(data_env, name, image, fmt, first, second):
+    d = data_env / "cifar10/train/x"
+    d.mkdir(parents=True)
+    image.save(d / f"0.{fmt}")
+    with Image.open(d / f"0.{fmt}") as im:
+        assert im.mode == image.mode or (name, im.mode) == ("I;16B", "I;16")  # the file keeps its mode
+    data, said = load()
+    rgb = data.images[0].permute(1, 2, 0).numpy()
+    assert tuple(rgb[0, 0]) == first and tuple(rgb[1, 1]) == second and "unreadable" not in said
 
 
 def test_premultiplied_alpha_is_composited():
+    from alexnet.folders import to_rgb
+
     rgb = np.asarray(to_rgb(Image.new("RGBa", (2, 2), (0, 0, 0, 0))))
     assert rgb.shape == (2, 2, 3) and (rgb == 255).all()
 
@@ -370,6 +380,7 @@ def test_disk_full_in_the_cli_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
     from alexnet.cli import main
 
     _disk_full_open(monkeypatch)
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # main() sets its own; undone after
     code = main(["train", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "32", "--train-limit", "64",
                  "--val-limit", "32", "--quiet", "--checkpoint-dir", str(tmp_path / "ck"), "--device", "cpu"])
     err = capsys.readouterr().err.strip().splitlines()
