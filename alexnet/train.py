@@ -17,6 +17,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -156,6 +157,9 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     state = latest_checkpoint(folder) if cfg.resume and folder is not None else None
     if state is not None:
         refuse_changed_settings(state.get("config", {}), cfg, folder)
+    elif cfg.resume and is_main:
+        warnings.warn(f"nothing to resume: no checkpoint in {folder}; training starts from the beginning",
+                      stacklevel=2)
     train_set = train_set or load_imageset(cfg.dataset, "train", limit=cfg.train_limit, progress=progress and is_main)
     val_set = val_set or load_imageset(cfg.dataset, "val", limit=cfg.val_limit, progress=progress and is_main)
     if val_set.classes != train_set.classes:

@@ -492,3 +492,23 @@ def test_resume_may_add_epochs_and_change_device_and_saving(tmp_path):
     assert [r["epoch"] for r in result.history] == [1, 2]
     saved = torch.load(tmp_path / "last.pt", weights_only=False)["config"]
     assert saved["epochs"] == 2 and saved["save_every"] == 1  # the checkpoint records what ran
+
+
+def test_resume_without_a_checkpoint_says_it_starts_afresh(tmp_path):
+    from alexnet import TrainConfig, train
+
+    with pytest.warns(UserWarning, match="nothing to resume: no checkpoint in"):
+        train(TrainConfig(dataset="synthetic", epochs=1, batch_size=32, train_limit=32, val_limit=32, device="cpu",
+                          checkpoint_dir=str(tmp_path / "ck"), resume=True), progress=False)
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning(data_env, monkeypatch):
+    mk(data_env)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(np, "save", full)
+    data, said = load()
+    assert len(data) == 16 and "No space left on device" in said and "from memory" in said
+    assert not any((data_env / "cache").glob("*.json"))
