@@ -71,17 +71,12 @@ def to_rgb(im: Image.Image) -> Image.Image:
       greys) are scaled by 255/65535; float greys (``F``) are read as 0–1 (the usual convention) and scaled by 255.
     - Transparency (``RGBA``, ``LA``, ``PA``, ``RGBa``, and ``P`` or ``L``/``RGB`` with a transparent
       colour) is composited onto white, as a viewer shows it, instead of exposing the hidden colour under it.
-    - ``LAB`` goes through a real colour transform (Pillow's ``convert`` does not); ``1``, ``L``, ``P``,
-      ``CMYK``, ``YCbCr``, ``HSV`` and ``RGBX`` convert exactly with Pillow.
+    - ``1``, ``L``, ``P``, ``CMYK``, ``YCbCr``, ``LAB``, ``HSV`` and ``RGBX`` convert exactly with Pillow.
     """
     if im.mode.startswith("I"):
         im = _scaled_grey(np.asarray(im), 65535.0)
     elif im.mode == "F":
         im = _scaled_grey(np.asarray(im), 1.0)
-    elif im.mode == "LAB":
-        from PIL import ImageCms
-        lab, srgb = ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB")
-        return ImageCms.applyTransform(im, ImageCms.buildTransform(lab, srgb, "LAB", "RGB"))
     if im.mode in ("RGBA", "RGBa", "LA", "PA") or "transparency" in im.info:
         im = im.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im).convert("RGB")

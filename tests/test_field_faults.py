@@ -161,20 +161,20 @@ def _palette_with_transparency():
 
 MODES = [  # (name, image, file format, expected RGB at (0, 0), at (1, 1))
     ("I;16 mid-grey", Image.fromarray(np.full(S, 32768, np.uint16)), "png", (128,) * 3, (128,) * 3),
-    ("I;16B", Image.new("I;16B", S, 65535), "tiff", (255,) * 3, (255,) * 3),
+    ("I;16B", Image.new("I;16B", S, 16384), "tiff", (64,) * 3, (64,) * 3),
     ("I;16 dark", Image.fromarray(np.full(S, 257, np.uint16)), "tiff", (1,) * 3, (1,) * 3),
     ("I", Image.new("I", S, 13107), "tiff", (51,) * 3, (51,) * 3),
     ("F", Image.new("F", S, 0.5), "tiff", (128,) * 3, (128,) * 3),
     ("LA transparent", Image.new("LA", S, (0, 0)), "png", (255,) * 3, (255,) * 3),
     ("P+transparency", _palette_with_transparency(), "png", (255,) * 3, (200, 100, 50)),
     ("RGBA transparent", Image.new("RGBA", S, (0, 0, 0, 0)), "png", (255,) * 3, (255,) * 3),
-    ("LAB", Image.new("LAB", S, (128, 128, 128)), "tiff", (119,) * 3, (119,) * 3),
 ]
 EXACT_ALREADY = [  # modes Pillow converted right before: kept right
     ("1", Image.new("1", S, 1), "png", (255,) * 3, (255,) * 3),
     ("CMYK", Image.new("CMYK", S, (0, 255, 255, 0)), "tiff", (255, 0, 0), (255, 0, 0)),
     ("YCbCr", Image.new("YCbCr", S, (128, 128, 128)), "tiff", (128,) * 3, (128,) * 3),
     ("RGBA opaque", Image.new("RGBA", S, (10, 20, 30, 255)), "png", (10, 20, 30), (10, 20, 30)),
+    ("LAB", Image.new("LAB", S, (128, 128, 128)), "tiff", (119,) * 3, (119,) * 3),
 ]
 
 
