@@ -3,10 +3,10 @@
 :func:`save_checkpoint` writes ``DIR/last.pt`` atomically: the bytes go to a temporary file in the same folder,
 are flushed and ``fsync``-ed, the previous ``last.pt`` becomes ``prev.pt``, and the new file is renamed into
 place (``os.replace``, atomic on POSIX). A kill at any instant leaves either the old or the new checkpoint whole,
-plus ``prev.pt``. A write that fails (a full disk, a read-only or missing folder) raises a one-line
-:class:`CheckpointError` that names the checkpoint still kept, and :func:`check_writable` finds an unwritable
-folder before any data is loaded. :func:`load_checkpoint` refuses a truncated or corrupt file with a :class:`CheckpointError`
-naming it; :func:`latest_checkpoint` falls back to ``prev.pt`` with a warning when ``last.pt`` is damaged.
+plus ``prev.pt``. A write that fails (a full disk, a read-only folder, a file in the folder's place) raises a
+one-line :class:`CheckpointError` naming the checkpoint still kept, and :func:`check_writable` finds such a folder
+before any data is loaded. :func:`load_checkpoint` refuses a truncated or corrupt file with a
+:class:`CheckpointError` naming it; :func:`latest_checkpoint` falls back to ``prev.pt`` with a warning when ``last.pt`` is damaged.
 """
 from __future__ import annotations
 

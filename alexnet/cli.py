@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=_positive_float, default=0.01)
     t.add_argument("--arch", default=None, help="alexnet (227 px) or alexnet-cifar (32 px); default by dataset")
     t.add_argument("--checkpoint-dir", required=True)
-    t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the directory, with the same settings "
-                   "(--epochs may grow; --device and --save-every may change)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in the directory, with the same settings "
+                        "(--epochs may grow; --device and --save-every may change)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save-every", type=int, default=0, metavar="N", help="also checkpoint every N steps")
     t.add_argument("--augment", default="paper", choices=["paper", "crop_flip", "none"])

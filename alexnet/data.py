@@ -2,7 +2,8 @@
 
 Every dataset becomes an :class:`ImageSet`: all of its images as one ``N×3×S×S`` uint8 tensor (S=32 for CIFAR,
 256 for ImageNet-like photos, exactly the paper's §2 preprocessing: shorter side to 256, then the centre
-256×256) plus labels. Folders are decoded once (the ``ImageFolder`` layout, read by :mod:`alexnet.folders`) and cached as a
+256×256) plus labels. Folders in the ``ImageFolder`` layout are decoded once (:mod:`alexnet.folders`: which
+entries are classes and images, and every image mode to 8-bit RGB) and cached as a copy-on-write
 memory-mapped ``.npy`` under ``<root>/.cache`` (or ``~/.cache/alexnet`` if the root is read-only), keyed by
 a hash of the source files, so a changed folder is decoded again. Augmentation then works on whole batches of
 that tensor (:mod:`alexnet.transforms`), on the CPU or the GPU, with no per-image Python per step.
@@ -213,7 +214,8 @@ def _decode_folder(folder: Path, image_size: int, progress: bool = True,
     if not found:
         raise AlexNetError(f"{folder} is not an ImageFolder: it has no <class>/<image> files")
     classes = classes or found
-    samples = [(path, classes.index(c)) for c in found for path in files[c]]
+    index = {c: i for i, c in enumerate(classes)}
+    samples = [(path, index[c]) for c in found for path in files[c]]
     resize = v2.Compose([v2.Resize(image_size, antialias=True), v2.CenterCrop(image_size)])
     images = np.empty((len(samples), 3, image_size, image_size), dtype=np.uint8)
     keep, labels, bad, resized = [], [], [], 0

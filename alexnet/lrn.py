@@ -103,7 +103,8 @@ class _LRNFunction(torch.autograd.Function):
             top = torch.finfo(x.dtype).max
             sq = (x * x).clamp_(max=top)  # an overflowed a² (inf) kept finite: the band's zeros must not meet it
             d = _window_sum(sq, half, alpha, k)  # d_i = k + α Σ_window a_j²
-            d.masked_fill_(d >= alpha * top * (1 - 4 * torch.finfo(x.dtype).eps), float("inf"))  # ... and inf again
+            if alpha > 0:  # ... and such a window's sum is inf again
+                d.masked_fill_(d >= alpha * top * (1 - 4 * torch.finfo(x.dtype).eps), float("inf"))
             r = torch.pow(d, -beta, out=sq)  # d_i^{-β}, reusing a²'s memory
             b = x * r  # b_i = a_i d_i^{-β}
         ctx.save_for_backward(x, b, d, r)

@@ -27,10 +27,10 @@ import torch.nn.functional as F
 
 from .checkpoint import atomic_write_bytes, check_writable, kept_message, latest_checkpoint, save_checkpoint
 from .data import DATASETS, ImageSet, load_imageset
-from .folders import name_list
 from .device_data import autocast_dtype, place_images
 from .errors import AlexNetError, CheckpointError, NonFiniteLossError
 from .evaluate import evaluate
+from .folders import name_list
 from .model import build_model
 from .optim import PaperSGD
 from .profiles import resolve_device

@@ -278,6 +278,13 @@ def test_lrn_infinite_input_is_nan_only_where_the_formula_says():
     assert torch.allclose(grad[0, 3:], ref_grad[0, 3:], rtol=1e-5)  # outside the inf's window (channels 0–2)
 
 
+def test_lrn_without_alpha_is_a_plain_scale():
+    from alexnet import LocalResponseNorm, local_response_norm_reference
+
+    x = torch.randn(2, 8, 3, 3)
+    assert torch.allclose(LocalResponseNorm(alpha=0.0)(x), local_response_norm_reference(x, alpha=0.0))
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 def test_lrn_scattered_huge_values_match_the_reference(dtype, layout):
