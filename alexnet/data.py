@@ -209,8 +209,8 @@ def _decode_folder(folder: Path, image_size: int, progress: bool = True,
     except OSError as e:
         raise AlexNetError(f"{folder} is not an ImageFolder (<class>/<image> files): {e.strerror}") from None
     if ignored:
-        warnings.warn(f"ignored {len(ignored)} entr{'y' if len(ignored) == 1 else 'ies'} of {folder} that are hidden, "
-                      f"not images, or hold no images: {name_list(ignored)}", stacklevel=2)
+        warnings.warn(f"ignored {len(ignored)} entr{'y' if len(ignored) == 1 else 'ies'} of {folder} (hidden, not "
+                      f"an image, or a folder without images): {name_list(ignored)}", stacklevel=2)
     if not found:
         raise AlexNetError(f"{folder} is not an ImageFolder: it has no <class>/<image> files")
     classes = classes or found
