@@ -6,7 +6,7 @@ from .lrn import LocalResponseNorm, local_response_norm, local_response_norm_ref
 from .model import AlexNet, alexnet, alexnet_cifar, build_model, count_parameters
 from .optim import PaperSGD
 from .parallel import ModelParallelAlexNet
-from .profiles import Profile, banner, default_device, get_profile
+from .profiles import Profile, banner, default_device, get_profile, resolve_device
 from .summary import layer_table
 from .train import TrainConfig, TrainResult, load_trained, train
 from .transforms import BatchAugment, DatasetStats, compute_stats, pca_lighting, random_crop_flip, ten_crops

@@ -3,11 +3,14 @@
 :func:`save_checkpoint` writes ``DIR/last.pt`` atomically: the bytes go to a temporary file in the same folder,
 are flushed and ``fsync``-ed, the previous ``last.pt`` becomes ``prev.pt``, and the new file is renamed into
 place (``os.replace``, atomic on POSIX). A kill at any instant leaves either the old or the new checkpoint whole,
-plus ``prev.pt``. :func:`load_checkpoint` refuses a truncated or corrupt file with a :class:`CheckpointError`
-naming it; :func:`latest_checkpoint` falls back to ``prev.pt`` with a warning when ``last.pt`` is damaged.
+plus ``prev.pt``. A write that fails (a full disk, a read-only folder, a file in the folder's place) raises a
+one-line :class:`CheckpointError` naming the checkpoint still kept, and :func:`check_writable` finds such a folder
+before any data is loaded. :func:`load_checkpoint` refuses a truncated or corrupt file with a
+:class:`CheckpointError` naming it; :func:`latest_checkpoint` falls back to ``prev.pt`` with a warning when ``last.pt`` is damaged.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -32,20 +35,74 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _reason(e: BaseException) -> str:
+    """The OS's words for a failed write, also when torch wraps them (``RuntimeError: [enforce fail ...]``)."""
+    seen = e
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    return str(e).strip().splitlines()[-1][:120] if str(e).strip() else type(e).__name__
+
+
+def kept_checkpoint(folder: str | Path | None) -> Path | None:
+    """The checkpoint a failed or stopped run leaves behind (``last.pt``, else ``prev.pt``), or None."""
+    if folder is None:
+        return None
+    return next((p for p in (Path(folder) / "last.pt", Path(folder) / "prev.pt") if p.is_file()), None)
+
+
+def kept_message(folder: str | Path | None) -> str:
+    """Words for what survives in ``folder``, naming only a file that exists."""
+    kept = kept_checkpoint(folder)
+    return f"the last good checkpoint, {kept}, is kept" if kept else "no checkpoint was written"
+
+
+@contextlib.contextmanager
+def _write_errors(path: Path):
+    try:
+        yield
+    except (OSError, RuntimeError) as e:
+        raise CheckpointError(f"could not write {path} ({_reason(e)}); {kept_message(path.parent)}") from None
+
+
+def check_writable(folder: str | Path) -> None:
+    """Raise :class:`CheckpointError` now if files cannot be written in ``folder``; leave nothing behind.
+
+    Missing folders are made for the check and removed again (the first checkpoint makes them for good).
+    """
+    folder, made = Path(folder), []
+    try:
+        missing = [p for p in (folder, *folder.parents) if not p.exists()]
+        for p in reversed(missing):
+            p.mkdir()
+            made.append(p)
+        probe = folder / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"probe")
+        probe.unlink()
+    except OSError as e:
+        raise CheckpointError(f"cannot write checkpoints in {folder} ({_reason(e)}); "
+                              "choose another --checkpoint-dir") from None
+    finally:
+        for p in reversed(made):
+            with contextlib.suppress(OSError):
+                p.rmdir()
+
+
 def atomic_write_bytes(path: Path, write) -> None:
     """Call ``write(fileobj)`` on a temporary file next to ``path``, fsync it, then rename it onto ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with _write_errors(path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
 
 
@@ -55,18 +112,18 @@ def save_checkpoint(state: dict, folder: str | Path, name: str = "last.pt") -> P
     path = folder / name
     payload = {"format": FORMAT, **state}
     tmp = folder / f".{name}.tmp{os.getpid()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        if name == "last.pt" and path.exists():
-            os.replace(path, folder / "prev.pt")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with _write_errors(path):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                torch.save(payload, f)
+                f.flush()
+                os.fsync(f.fileno())
+            if name == "last.pt" and path.exists():
+                os.replace(path, folder / "prev.pt")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     _fsync_dir(folder)
     return path
 

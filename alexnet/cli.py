@@ -1,7 +1,7 @@
 """``python -m alexnet``: train, evaluate and benchmark from the shell.
 
 Bad arguments, data or checkpoints end with one line on stderr and a non-zero exit code, never a traceback:
-2 for bad input (:class:`AlexNetError`), 3 for a NaN/Inf loss, 130 for Ctrl-C (the checkpoint is kept).
+2 for bad input (:class:`AlexNetError`), 3 for a NaN/Inf loss, 130 for Ctrl-C (naming the checkpoint kept, if any).
 """
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=_positive_float, default=0.01)
     t.add_argument("--arch", default=None, help="alexnet (227 px) or alexnet-cifar (32 px); default by dataset")
     t.add_argument("--checkpoint-dir", required=True)
-    t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the directory")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in the directory, with the same settings "
+                        "(--epochs may grow; --device and --save-every may change)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save-every", type=int, default=0, metavar="N", help="also checkpoint every N steps")
     t.add_argument("--augment", default="paper", choices=["paper", "crop_flip", "none"])
@@ -117,11 +119,12 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from .data import load_imageset
     from .evaluate import evaluate
-    from .train import load_trained
+    from .train import check_same_classes, load_trained
     from .transforms import BatchAugment
 
     model, stats, state = load_trained(args.checkpoint, device=args.device)
     data = load_imageset(args.dataset, "val", progress=False)
+    check_same_classes(state.get("classes"), data, f"checkpoint {args.checkpoint}")
     if data.num_classes != state["identity"]["num_classes"]:
         raise AlexNetError(f"checkpoint has {state['identity']['num_classes']} classes but {args.dataset} "
                            f"has {data.num_classes}")
@@ -169,5 +172,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"alexnet: error: {e}\n")
         return e.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("alexnet: interrupted; the last checkpoint is kept (continue with --resume)\n")
+        sys.stderr.write(f"alexnet: {_interrupted(args)}\n")
         return 130
+
+
+def _interrupted(args) -> str:
+    """What a Ctrl-C leaves: the checkpoint that exists (if any) and how to continue."""
+    from .checkpoint import kept_checkpoint
+
+    if args.command != "train":
+        return "interrupted"
+    kept = kept_checkpoint(args.checkpoint_dir)
+    return (f"interrupted; the last checkpoint, {kept}, is kept (continue with --resume)" if kept
+            else "interrupted before the first checkpoint; nothing was saved")

@@ -2,7 +2,8 @@
 
 Every dataset becomes an :class:`ImageSet`: all of its images as one ``N×3×S×S`` uint8 tensor (S=32 for CIFAR,
 256 for ImageNet-like photos, exactly the paper's §2 preprocessing: shorter side to 256, then the centre
-256×256) plus labels. Folders are decoded once with torchvision's ``ImageFolder`` and cached as a
+256×256) plus labels. Folders in the ``ImageFolder`` layout are decoded once (:mod:`alexnet.folders`: which
+entries are classes and images, and every image mode to 8-bit RGB) and cached as a copy-on-write
 memory-mapped ``.npy`` under ``<root>/.cache`` (or ``~/.cache/alexnet`` if the root is read-only), keyed by
 a hash of the source files, so a changed folder is decoded again. Augmentation then works on whole batches of
 that tensor (:mod:`alexnet.transforms`), on the CPU or the GPU, with no per-image Python per step.
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 
 from .errors import AlexNetError, AlexNetWarning, DatasetNotFoundError
+from .folders import name_list, printable, scan_folder, to_rgb, training_classes
 
 
 @dataclass(frozen=True)
@@ -182,40 +184,54 @@ def make_synthetic(n: int, image_size: int = 32, num_classes: int = 10, seed: in
 
 # ---------------------------------------------------------------- decoding folders into the cache
 
-def _folder_key(folder: Path, image_size: int) -> str:
-    h = hashlib.sha1(f"v1|{image_size}|".encode())
+def _folder_key(folder: Path, image_size: int, classes: list[str] | None) -> str:
+    """A hash of the decoding settings, the class mapping and every file's name, size and time (bytes names:
+    a file name need not be valid UTF-8)."""
+    h = hashlib.sha1(f"v2|{image_size}|{classes!r}|".encode())
     for p in sorted(folder.rglob("*")):
         if p.is_file():
             st = p.stat()
-            h.update(f"{p.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            h.update(os.fsencode(p.relative_to(folder)) + f"|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
 
 
-def _decode_folder(folder: Path, image_size: int, progress: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Decode an ImageFolder into N×3×S×S uint8 with the paper's §2 resize (shorter side S, centre S×S)."""
+def _decode_folder(folder: Path, image_size: int, progress: bool = True,
+                   classes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Decode an ImageFolder into N×3×S×S uint8 with the paper's §2 resize (shorter side S, centre S×S).
+
+    ``classes`` fixes the class → label mapping (a held-out split takes the training split's); by default it
+    is the folder's own classes, sorted.
+    """
     from PIL import Image
-    from torchvision import datasets
     from torchvision.transforms import v2
 
     try:
-        folder_set = datasets.ImageFolder(str(folder))
-    except (FileNotFoundError, RuntimeError) as e:
-        raise AlexNetError(f"{folder} is not an ImageFolder (<class>/<image> files): {e}") from None
+        found, files, ignored = scan_folder(folder)
+    except OSError as e:
+        raise AlexNetError(f"{folder} is not an ImageFolder (<class>/<image> files): {e.strerror}") from None
+    if ignored:
+        warnings.warn(f"ignored {len(ignored)} entr{'y' if len(ignored) == 1 else 'ies'} of {folder} (hidden, not "
+                      f"an image, or a folder without images): {name_list(ignored)}", AlexNetWarning, stacklevel=2)
+    if not found:
+        raise AlexNetError(f"{folder} is not an ImageFolder: it has no <class>/<image> files")
+    classes = classes or found
+    index = {c: i for i, c in enumerate(classes)}
+    samples = [(path, index[c]) for c in found for path in files[c]]
     resize = v2.Compose([v2.Resize(image_size, antialias=True), v2.CenterCrop(image_size)])
-    images = np.empty((len(folder_set), 3, image_size, image_size), dtype=np.uint8)
+    images = np.empty((len(samples), 3, image_size, image_size), dtype=np.uint8)
     keep, labels, bad, resized = [], [], [], 0
     from tqdm.auto import tqdm
-    for i, (path, label) in enumerate(tqdm(folder_set.samples, desc=f"decoding {folder.name}",
+    for i, (path, label) in enumerate(tqdm(samples, desc=f"decoding {folder.name}",
                                            disable=not progress, leave=False)):
         try:
             with Image.open(path) as im:
-                im = im.convert("RGB")  # grayscale, palette and RGBA images become RGB here
+                im = to_rgb(im)  # every mode (16-bit, float, CMYK, transparency, ...) to 8-bit RGB
                 if im.size != (image_size, image_size):
                     resized += 1
                     im = resize(im)
                 arr = np.asarray(im, dtype=np.uint8)
         except Exception as e:  # a corrupt or non-image file: skip it, name it, count it
-            bad.append(f"{path} ({type(e).__name__})")
+            bad.append(f"{printable(path)} ({type(e).__name__})")
             continue
         images[len(keep)] = arr.transpose(2, 0, 1)
         keep.append(i)
@@ -228,25 +244,37 @@ def _decode_folder(folder: Path, image_size: int, progress: bool = True) -> tupl
                       "(shorter side, then centre crop)", AlexNetWarning, stacklevel=2)
     if not keep:
         raise AlexNetError(f"no readable images in {folder}")
-    return images[:len(keep)], np.asarray(labels, dtype=np.int64), folder_set.classes
+    return images[:len(keep)], np.asarray(labels, dtype=np.int64), classes
 
 
-def load_folder(folder: Path, image_size: int, name: str, split: str, root: Path, progress: bool = True) -> ImageSet:
-    """Decode ``folder`` once (cached, memory-mapped) and return it as an :class:`ImageSet`."""
-    key = _folder_key(folder, image_size)
+def load_folder(folder: Path, image_size: int, name: str, split: str, root: Path, progress: bool = True,
+                classes: list[str] | None = None) -> ImageSet:
+    """Decode ``folder`` once (cached, memory-mapped) and return it as an :class:`ImageSet`.
+
+    The cache is mapped copy-on-write: editing the returned images in place never changes the file. If the
+    cache cannot be written (a full disk, say), the decoded images are used from memory, with a warning.
+    """
+    key = _folder_key(folder, image_size, classes)
     base = cache_dir(root) / f"{name}-{split}-{image_size}-{key}"
     meta_path, img_path, lab_path = (Path(str(base) + s) for s in (".json", ".u8.npy", ".labels.npy"))
     if not meta_path.exists():
-        images, labels, classes = _decode_folder(folder, image_size, progress)
-        for path, arr in ((img_path, images), (lab_path, labels)):
-            tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
-            np.save(tmp, arr)
-            os.replace(tmp, path)
-        tmp = meta_path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"classes": classes, "source": str(folder), "n": len(labels)}))
-        os.replace(tmp, meta_path)  # written last: its presence means the cache is complete
+        images, labels, classes = _decode_folder(folder, image_size, progress, classes)
+        try:
+            for path, arr in ((img_path, images), (lab_path, labels)):
+                tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
+                np.save(tmp, arr)
+                os.replace(tmp, path)
+            tmp = meta_path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps({"classes": classes, "source": str(folder), "n": len(labels)}))
+            os.replace(tmp, meta_path)  # written last: its presence means the cache is complete
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            warnings.warn(f"could not write the decoded cache in {base.parent} ({e.strerror}); "
+                          "the images are used from memory this time", AlexNetWarning, stacklevel=2)
+            return ImageSet(name, split, torch.from_numpy(images), torch.from_numpy(labels), classes,
+                            source=str(folder))
     meta = json.loads(meta_path.read_text())
-    images = torch.from_numpy(np.load(img_path, mmap_mode="r+" if os.access(img_path, os.W_OK) else "c"))
+    images = torch.from_numpy(np.load(img_path, mmap_mode="c"))  # copy-on-write: in-place edits stay in memory
     labels = torch.from_numpy(np.load(lab_path))
     return ImageSet(name, split, images, labels, meta["classes"], source=str(folder))
 
@@ -328,7 +356,10 @@ def load_imageset(name: str, split: str = "train", *, root: str | Path | None = 
     root = Path(root).expanduser().resolve() if root else data_root()
     folder = root / name / split
     if folder.is_dir():
-        data = load_folder(folder, spec.image_size, name, split, root, progress)
+        train_folder = root / name / spec.splits[0]
+        classes = training_classes(train_folder, folder) if split != "train" and spec.splits[0] \
+            and train_folder.is_dir() else None
+        data = load_folder(folder, spec.image_size, name, split, root, progress, classes)
     else:
         data = _from_torchvision(spec, split, root, download=False, progress=progress)
         if data is None:

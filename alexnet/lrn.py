@@ -48,6 +48,8 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from . import paper
+
 
 def _make_band(channels: int, half: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """C×C matrix with ones where ``|i - j| <= half``: row i sums the paper's window max(0,i−n/2)…min(N−1,i+n/2)."""
@@ -91,6 +93,11 @@ def _autocast_off(device: torch.device):
 class _LRNFunction(torch.autograd.Function):
     """Closed-form forward and backward (see the module docstring).
 
+    An a² that overflows the dtype (|a| > ~1.8e19 in fp32, or a = ±inf) makes the sum of its own window inf,
+    as the formula (and :func:`local_response_norm_reference`) says, and leaves every other window alone: the
+    GEMM is fed the dtype's largest value instead of inf (0 × inf would be NaN in every channel), and a window
+    sum that reaches that value is set back to inf. A NaN input still spreads over its pixel's channels.
+
     Autocast is off inside: the layer runs in its input's dtype (bf16 under bf16 autocast, as
     ``torch.nn.LocalResponseNorm`` would), except fp16, which is computed in fp32 because ``a²`` of a conv1
     activation above 256 overflows fp16 (the T4's autocast dtype).
@@ -100,8 +107,11 @@ class _LRNFunction(torch.autograd.Function):
     def forward(ctx, a, half, alpha, beta, k):
         with _autocast_off(a.device):
             x = a.float() if a.dtype == torch.float16 else a
-            sq = x * x
+            top = torch.finfo(x.dtype).max
+            sq = (x * x).clamp_(max=top)  # an overflowed a² (inf) kept finite: the band's zeros must not meet it
             d = _window_sum(sq, half, alpha, k)  # d_i = k + α Σ_window a_j²
+            if alpha > 0:  # ... and such a window's sum is inf again
+                d.masked_fill_(d >= alpha * top * (1 - 4 * torch.finfo(x.dtype).eps), float("inf"))
             r = torch.pow(d, -beta, out=sq)  # d_i^{-β}, reusing a²'s memory
             b = x * r  # b_i = a_i d_i^{-β}
         ctx.save_for_backward(x, b, d, r)
@@ -116,14 +126,14 @@ class _LRNFunction(torch.autograd.Function):
         with _autocast_off(g.device):
             g = g.to(x.dtype)
             coupling = g * b
-            coupling.div_(d)  # g_j b_j / d_j
+            coupling.div_(d).nan_to_num_(0.0)  # g_j b_j / d_j; the NaN of an inf input's b stays in its window
             grad = _window_sum(coupling, half, -2 * alpha * beta)  # −2αβ Σ_window g_j b_j / d_j
             grad.mul_(x)
             grad.addcmul_(g, r)  # + g_i d_i^{-β}
         return grad.to(dtype), None, None, None, None
 
 
-def local_response_norm(a: torch.Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75,
+def local_response_norm(a: torch.Tensor, size: int = paper.LRN.size, alpha: float = paper.LRN.alpha, beta: float = paper.LRN.beta,
                         k: float = 2.0) -> torch.Tensor:
     """Functional form of :class:`LocalResponseNorm` for an ``N, C, H, W`` tensor."""
     if a.dim() != 4:
@@ -143,7 +153,8 @@ class LocalResponseNorm(nn.Module):
     the paper's max/min bounds say.
     """
 
-    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
+    def __init__(self, size: int = paper.LRN.size, alpha: float = paper.LRN.alpha, beta: float = paper.LRN.beta,
+                 k: float = paper.LRN.k):
         super().__init__()
         if size < 1 or size % 2 == 0:
             raise ValueError(f"the window size n must be odd and positive (the paper uses 5), got {size}")
@@ -156,7 +167,7 @@ class LocalResponseNorm(nn.Module):
         return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k} (paper convention: no /n)"
 
 
-def local_response_norm_reference(a: torch.Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75,
+def local_response_norm_reference(a: torch.Tensor, size: int = paper.LRN.size, alpha: float = paper.LRN.alpha, beta: float = paper.LRN.beta,
                                   k: float = 2.0) -> torch.Tensor:
     """The formula of §3.3 as a plain loop over channels: slow, obviously right, used to test the fast one."""
     n_channels = a.shape[1]
@@ -193,7 +204,8 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in [
 ]}
 
 
-def lrn_equivalents(size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0) -> dict[str, nn.Module]:
+def lrn_equivalents(size: int = paper.LRN.size, alpha: float = paper.LRN.alpha, beta: float = paper.LRN.beta,
+                    k: float = paper.LRN.k) -> dict[str, nn.Module]:
     """The paper's layer and every other convention of :data:`CONVENTIONS`, each fed the paper's printed
     constants the way that implementation interprets them:
 

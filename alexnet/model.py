@@ -61,7 +61,7 @@ class PaperDropout(nn.Module):
     the CPU, so the same generator state gives both forms the same mask.
     """
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = paper.DROPOUT_P):
         super().__init__()
         if not 0.0 <= p < 1.0:
             raise AlexNetError(f"dropout must be in [0, 1), got {p}")

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from . import paper
+
 
 def param_groups(model: torch.nn.Module, weight_decay: float, *, bias_decay: bool = False) -> list[dict]:
     """Two parameter groups: the weights (decayed by ``weight_decay``) and the biases (decayed only if
@@ -31,7 +33,8 @@ def param_groups(model: torch.nn.Module, weight_decay: float, *, bias_decay: boo
 class PaperSGD(torch.optim.Optimizer):
     """SGD with momentum and weight decay in the paper's form (§5): ``v ← μv − λεw − εg;  w ← w + v``."""
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 5e-4):
+    def __init__(self, params, lr: float = paper.LR_INITIAL, momentum: float = paper.MOMENTUM,
+                 weight_decay: float = paper.WEIGHT_DECAY):
         if lr <= 0:
             raise ValueError(f"learning rate must be positive, got {lr}")
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))

@@ -110,6 +110,36 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps``) checked against this machine, or :func:`default_device`.
+
+    Raises :class:`AlexNetError` in one line for a misspelt device (``gpu``), one that is absent here (``cuda``
+    without CUDA, ``cuda:7`` with one GPU, ``mps`` off a Mac) or one that cannot train (``meta``): before any
+    data is loaded, so the mistake costs nothing.
+    """
+    if device is None or device == "":
+        return default_device()
+    usage = "use cpu, cuda, cuda:N or mps, or leave --device out for the best available"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise AlexNetError(f"unknown device {device!r}: {usage}") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise AlexNetError(f"device {str(device)!r} was asked for, but CUDA is not available here; {usage}")
+        if dev.index is not None and dev.index >= count:
+            raise AlexNetError(f"device {str(device)!r} does not exist: this machine has {count} CUDA device(s), "
+                               f"cuda:0 to cuda:{count - 1}")
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+            raise AlexNetError(f"device {str(device)!r} was asked for, but MPS (Apple GPUs) is not available here; "
+                               f"{usage}")
+    elif dev.type != "cpu":
+        raise AlexNetError(f"device {str(device)!r} cannot run the model here: {usage}")
+    return dev
+
+
 def banner(profile: Profile | None = None, dataset: str | None = None) -> None:
     """Print the one-line banner every chapter shows near its top: profile, device, dataset, and the photos
     (which dataset, how many images)."""

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,14 +25,16 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import atomic_write_bytes, latest_checkpoint, save_checkpoint
+from . import paper
+from .checkpoint import atomic_write_bytes, check_writable, kept_message, latest_checkpoint, save_checkpoint
 from .data import DATASETS, ImageSet, load_imageset
 from .device_data import autocast_dtype, place_images
-from .errors import AlexNetError, CheckpointError, NonFiniteLossError
+from .errors import AlexNetError, CheckpointError, NonFiniteLossError, AlexNetWarning
 from .evaluate import evaluate
+from .folders import name_list
 from .model import build_model
 from .optim import PaperSGD, param_groups
-from .profiles import default_device
+from .profiles import resolve_device
 from .torch_state import preserved_torch_state
 from .transforms import BatchAugment, DatasetStats, compute_stats
 
@@ -40,10 +43,10 @@ from .transforms import BatchAugment, DatasetStats, compute_stats
 class TrainConfig:
     dataset: str = "cifar10"
     epochs: int = 10
-    batch_size: int = 128
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
+    batch_size: int = paper.BATCH_SIZE
+    lr: float = paper.LR_INITIAL
+    momentum: float = paper.MOMENTUM
+    weight_decay: float = paper.WEIGHT_DECAY
     bias_decay: bool = False  # cuda-convnet gave biases no weight decay (see alexnet.optim)
     arch: str | None = None  # None: the paper's net for photos, the scaled one for 32×32 data
     model: dict = field(default_factory=dict)  # keyword switches for AlexNet (activation, lrn, pooling, ...)
@@ -143,7 +146,7 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     is_main = rank == 0
     if progress is None:
         progress = os.environ.get("ALEXNET_STATIC", "") in ("", "0")
-    device = torch.device(cfg.device) if cfg.device else default_device()
+    device = resolve_device(cfg.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
@@ -151,9 +154,21 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
+    folder = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
+    if folder is not None and is_main:
+        check_writable(folder)  # a read-only or misspelt folder is found now, not after the first epoch
 
+    state = latest_checkpoint(folder) if cfg.resume and folder is not None else None
+    if state is not None:
+        refuse_changed_settings(state.get("config", {}), cfg, folder)
+    elif cfg.resume and is_main:
+        warnings.warn(f"nothing to resume: no checkpoint in {folder}; training starts from the beginning",
+                      AlexNetWarning, stacklevel=2)
     train_set = train_set or load_imageset(cfg.dataset, "train", limit=cfg.train_limit, progress=progress and is_main)
     val_set = val_set or load_imageset(cfg.dataset, "val", limit=cfg.val_limit, progress=progress and is_main)
+    if val_set.classes != train_set.classes:
+        raise AlexNetError(f"the validation set's classes ({name_list(val_set.classes)}) are not the training "
+                           f"set's ({name_list(train_set.classes)}): its labels would name other classes")
     arch = cfg.resolved_arch()
     torch.manual_seed(cfg.seed)
     model = model or build_model(arch, train_set.num_classes, **cfg.model)
@@ -168,29 +183,27 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
                                                            patience=cfg.plateau_patience, min_lr=cfg.min_lr)
     # the dropout form is recorded explicitly: checkpoints without it were trained with inverted dropout
     identity = {"arch": arch, "model": {"dropout_form": "paper", **cfg.model}, "num_classes": train_set.num_classes}
-    folder = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
 
     start_epoch, start_step, history, sums = 0, 0, [], [0.0, 0.0, 0]
     stats = None
-    if cfg.resume and folder is not None:
-        state = latest_checkpoint(folder)
-        if state is not None:
-            if state.get("identity") != identity:
-                raise CheckpointError(
-                    f"checkpoint in {folder} is for {state.get('identity')}, not {identity}: a different "
-                    "architecture or dataset; use another --checkpoint-dir or drop --resume")
-            model.load_state_dict(state["model"])
-            try:
-                optimizer.load_state_dict(state["optimizer"])
-            except ValueError as e:  # e.g. a checkpoint from before biases had their own group
-                raise CheckpointError(f"the optimizer state in {folder} does not match this run ({e}); "
-                                      "use another --checkpoint-dir or drop --resume") from None
-            scheduler.load_state_dict(state["scheduler"])
-            start_epoch, start_step, history = state["epoch"], state["step"], state["history"]
-            sums = state["sums"]
-            stats = DatasetStats(**state["stats"])
-            if is_main:
-                print(f"resuming from {folder} at epoch {start_epoch + 1}, step {start_step}")
+    if state is not None:
+        if state.get("identity") != identity:
+            raise CheckpointError(
+                f"checkpoint in {folder} is for {state.get('identity')}, not {identity}: a different "
+                "architecture or dataset; use another --checkpoint-dir or drop --resume")
+        check_same_classes(state.get("classes"), train_set, f"the checkpoint in {folder}")
+        model.load_state_dict(state["model"])
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+        except ValueError as e:  # e.g. a checkpoint from before biases had their own group
+            raise CheckpointError(f"the optimizer state in {folder} does not match this run ({e}); "
+                                  "use another --checkpoint-dir or drop --resume") from None
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, start_step, history = state["epoch"], state["step"], state["history"]
+        sums = state["sums"]
+        stats = DatasetStats(**state["stats"])
+        if is_main:
+            print(f"resuming from {folder} at epoch {start_epoch + 1}, step {start_step}")
     stats = stats or compute_stats(train_set.images)
     aug = BatchAugment(stats.to(device), train_set.crop_size, cfg.augment)
     scaler = torch.amp.GradScaler("cuda", enabled=(device.type == "cuda" and cfg.amp
@@ -248,9 +261,9 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
             except torch.cuda.OutOfMemoryError:
                 raise AlexNetError(
                     f"CUDA ran out of memory at batch size {cfg.batch_size}; try --batch-size "
-                    f"{max(1, cfg.batch_size // 2)}" + (f" (the checkpoint in {folder} is kept)" if folder else "")) from None
+                    f"{max(1, cfg.batch_size // 2)}; {kept_message(folder)}") from None
             if not torch.isfinite(loss):
-                kept = f"the last good checkpoint, {folder / 'last.pt'}, is kept" if folder else "no checkpoint was written"
+                kept = kept_message(folder)
                 raise NonFiniteLossError(
                     f"training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} "
                     f"(lr {optimizer.param_groups[0]['lr']:g}); {kept}. Try a lower learning rate, e.g. "
@@ -287,6 +300,32 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     return TrainResult(model, history, stats, cfg, (folder / "last.pt") if folder else None)
 
 
+# Settings that may differ on --resume: more epochs, and where or how fast the run goes. Every other field
+# defines the run (its data, optimiser, randomness, model), and a changed value is refused, never ignored.
+RESUMABLE = ("epochs", "resume", "checkpoint_dir", "device", "save_every", "eval_every", "amp", "channels_last",
+             "compile")
+
+
+def refuse_changed_settings(saved: dict, cfg: TrainConfig, folder: Path) -> None:
+    """Raise :class:`CheckpointError` listing every setting of ``cfg`` that differs from the checkpoint's run."""
+    now = asdict(cfg)
+    changed = [f"{k.replace('_', '-')} {saved[k]!r} → {now[k]!r}" for k in now
+               if k not in RESUMABLE and k in saved and saved[k] != now[k]]
+    if changed:
+        raise CheckpointError(f"cannot resume from {folder}: settings are different from the checkpoint's run "
+                              f"({'; '.join(changed)}); repeat the checkpoint's settings (only --epochs may change) "
+                              "or start a new run in another --checkpoint-dir")
+
+
+def check_same_classes(trained: list[str] | None, data: ImageSet, what: str) -> None:
+    """Raise :class:`CheckpointError` if a model trained on the classes ``trained`` meets ``data`` with others
+    (or the same in another order: its outputs would name the wrong classes). None (old checkpoints) passes."""
+    if trained is not None and list(trained) != list(data.classes):
+        raise CheckpointError(f"{what} was trained on {len(trained)} classes ({name_list(list(trained))}) but "
+                              f"{data.name} has {data.num_classes} ({name_list(data.classes)}); use a checkpoint "
+                              "trained on this dataset")
+
+
 def _epoch_line(r: dict, epochs: int) -> str:
     text = f"epoch {r['epoch']:>3}/{epochs}  train loss {r['train_loss']:.3f}  train err {r['train_top1_error']:.1%}"
     if "val_top1_error" in r:
@@ -304,6 +343,7 @@ def load_trained(path: str | Path, device=None) -> tuple[torch.nn.Module, Datase
     """A model, its data statistics and the checkpoint dict, from a checkpoint written by :func:`train`."""
     from .checkpoint import load_checkpoint
 
+    device = resolve_device(device)  # a wrong device is named before the checkpoint is read
     state = load_checkpoint(path)
     ident = state["identity"]
     model = build_model(ident["arch"], ident["num_classes"], **model_switches(ident))
@@ -311,5 +351,5 @@ def load_trained(path: str | Path, device=None) -> tuple[torch.nn.Module, Datase
         model.load_state_dict(state["model"])
     except RuntimeError as e:
         raise CheckpointError(f"{path} does not match architecture {ident['arch']}: {str(e).splitlines()[0]}") from None
-    model.to(device or default_device()).eval()
+    model.to(device).eval()
     return model, DatasetStats(**state["stats"]), state

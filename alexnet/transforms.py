@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import paper
 from .errors import AlexNetError
 
 AUGMENTATIONS = ("none", "crop_flip", "paper")  # paper = crop + flip + PCA lighting
@@ -100,7 +101,7 @@ def random_crop_flip(batch: torch.Tensor, size: int, generator: torch.Generator 
     return out.permute(0, 3, 1, 2)
 
 
-def pca_lighting(batch: torch.Tensor, eigvals: torch.Tensor, eigvecs: torch.Tensor, std: float = 0.1,
+def pca_lighting(batch: torch.Tensor, eigvals: torch.Tensor, eigvecs: torch.Tensor, std: float = paper.PCA_STD,
                  generator: torch.Generator | None = None, alphas: torch.Tensor | None = None) -> torch.Tensor:
     """§4.1: add ``P @ (α ∘ λ)`` to every pixel of each image; α ~ N(0, ``std``) is drawn once per image.
 
@@ -133,7 +134,7 @@ class BatchAugment:
     Every random choice comes from the ``generator`` passed in, so a step can be replayed exactly.
     """
 
-    def __init__(self, stats: DatasetStats, crop_size: int, mode: str = "paper", pca_std: float = 0.1):
+    def __init__(self, stats: DatasetStats, crop_size: int, mode: str = "paper", pca_std: float = paper.PCA_STD):
         if mode not in AUGMENTATIONS:
             raise AlexNetError(f"unknown augmentation {mode!r}: choose one of {', '.join(AUGMENTATIONS)}")
         self.stats, self.crop_size, self.mode, self.pca_std = stats, crop_size, mode, pca_std

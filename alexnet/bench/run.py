@@ -37,11 +37,9 @@ def run_benchmark(device=None, batch_size: int | None = None, steps: int | None 
     """
     from ..device_data import autocast_dtype, plan_placement
     from ..model import alexnet
-    from ..profiles import default_device
+    from ..profiles import resolve_device
 
-    device = torch.device(device) if device else default_device()
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise AlexNetError("--device cuda was asked for, but CUDA is not available here")
+    device = resolve_device(device)
     b_default, s_default = default_sizes(device)
     batch_size, steps = batch_size or b_default, steps or s_default
     budget_s = budget_s or (30.0 if device.type == "cpu" else 120.0)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import paper
 from ..data import load_imageset
 from ..model import PaperDropout, alexnet_cifar
 from ..optim import PaperSGD, param_groups
@@ -35,7 +36,7 @@ EPOCHS = {"smoke": 1, "quick": 5, "full": 15}  # quick: ≈ 2 min for both forms
 AFTER_DROPOUT = ("fc7", "fc8")  # the layers whose input a dropout layer (drop6, drop7) produces
 
 
-def units_in_paper_terms(p: float = 0.5, std: float = 0.01, features: int = 512, seed: int = 0,
+def units_in_paper_terms(p: float = paper.DROPOUT_P, std: float = 0.01, features: int = 512, seed: int = 0,
                          lr: float = 0.01) -> dict:
     """One linear layer after dropout, inverted form with weights ``W'`` against the paper's with ``W = W'/(1−p)``.
 
@@ -70,7 +71,7 @@ def scaled_after_dropout(model: nn.Module, factor: float) -> nn.Module:
 
 
 @torch.no_grad()
-def agreement_at_init(x: torch.Tensor, num_classes: int, p: float = 0.5, seed: int = 0) -> dict:
+def agreement_at_init(x: torch.Tensor, num_classes: int, p: float = paper.DROPOUT_P, seed: int = 0) -> dict:
     """The scaled net in both forms from one seed, the inverted one with fc7 and fc8 scaled by ``1 − p``.
 
     Returns the largest output differences at test time (``eval``) and in training with the same generator
@@ -113,7 +114,7 @@ def parting_step(a: list[float], b: list[float], tol: float, window: int) -> int
     return None
 
 
-def compare_forms(profile: Profile | None = None, *, epochs: int | None = None, seed: int = 0, p: float = 0.5,
+def compare_forms(profile: Profile | None = None, *, epochs: int | None = None, seed: int = 0, p: float = paper.DROPOUT_P,
                   lr: float = 0.01, train_set=None, val_set=None, tol: float = 0.05) -> dict:
     """Train the scaled net with the paper's dropout and with inverted dropout, from one seed, in lockstep.
 
@@ -136,7 +137,7 @@ def compare_forms(profile: Profile | None = None, *, epochs: int | None = None, 
     for form in FORMS:
         torch.manual_seed(seed)
         nets[form] = alexnet_cifar(train_set.num_classes, dropout=p, dropout_form=form).to(device)
-        opts[form] = PaperSGD(param_groups(nets[form], 5e-4), lr=lr)
+        opts[form] = PaperSGD(param_groups(nets[form], paper.WEIGHT_DECAY), lr=lr)
     losses = {form: [] for form in FORMS}
     val_error = {form: [] for form in FORMS}
     start, steps_per_epoch = time.time(), 0
