@@ -26,9 +26,10 @@ def _batches(k, steps, b=8, seed=0):
     return xs, ys
 
 
-def test_losses_and_gradients_equal_each_model_alone():
+@pytest.mark.parametrize("mode", ["vmap", "loop"])
+def test_losses_and_gradients_equal_each_model_alone(mode):
     models = _models(3)
-    trainer = BatchedTrainer([m for m in _models(3)], [0.01, 0.02, 0.04], device="cpu")
+    trainer = BatchedTrainer(_models(3), [0.01, 0.02, 0.04], device="cpu", mode=mode)
     (x,), (y,) = _batches(3, 1)
     loss, _ = trainer.losses(x, y)
     loss.sum().backward()
@@ -40,10 +41,10 @@ def test_losses_and_gradients_equal_each_model_alone():
             torch.testing.assert_close(trainer.params[name].grad[k], p.grad, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("wd", [0.0, 5e-4])
-def test_steps_equal_paper_sgd_per_model(wd):
+@pytest.mark.parametrize("wd,mode", [(0.0, "vmap"), (5e-4, "vmap"), (5e-4, "loop")])
+def test_steps_equal_paper_sgd_per_model(wd, mode):
     lrs = [0.003, 0.01, 0.03]
-    trainer = BatchedTrainer(_models(3), lrs, device="cpu", weight_decay=wd)
+    trainer = BatchedTrainer(_models(3), lrs, device="cpu", weight_decay=wd, mode=mode)
     xs, ys = _batches(3, 4)
     for x, y in zip(xs, ys):
         trainer.step(x, y)
@@ -93,5 +94,7 @@ def test_shared_batch_equals_the_batch_repeated():
 def test_bad_input():
     with pytest.raises(AlexNetError, match="learning rates"):
         BatchedTrainer(_models(2), [0.1])
+    with pytest.raises(AlexNetError, match="unknown mode"):
+        BatchedTrainer(_models(1), [0.1], mode="fast")
     with pytest.raises(AlexNetError, match="same architecture"):
         BatchedTrainer([FourLayerNet(widths=(8, 8, 8)), FourLayerNet()], [0.1, 0.1])
