@@ -57,6 +57,12 @@ def test_a_channels_last_run_trains_and_keeps_the_layout(device):
     assert torch.isfinite(torch.tensor(run.history[-1]["train_loss"]))
 
 
+def test_the_trainers_default_layout_on_the_cpu_is_channels_last():
+    cfg = TrainConfig(dataset="synthetic", epochs=1, batch_size=32, train_limit=32, val_limit=32, device="cpu")
+    run = train(cfg, progress=False, log=False)
+    assert run.model.features.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
 class _Hungry(torch.nn.Module):
     """A model whose forward pass asks for far more memory than any device has (a real allocation on CUDA)."""
 
