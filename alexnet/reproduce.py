@@ -32,7 +32,7 @@ SCALES: dict[str, dict] = {
     "smoke": {"profile": {"train_limit": 64, "val_limit": 32}, "train_images": 64, "val_images": 32,
               "fig1": {"epochs": 1, "batch_size": 32, "seeds": 1, "max_extensions": 0, "grid_size": 2}},
     "quick": {"profile": {"seeds": 2}, "train_images": 3728, "val_images": 846,
-              "fig1": {"epochs": 12, "batch_size": 32, "seeds": 2, "max_extensions": 1, "grid_size": 3,
+              "fig1": {"epochs": 4, "batch_size": 32, "seeds": 2, "max_extensions": 1, "grid_size": 3,
                        "conventions": ("raw",)}},
     "full": {"profile": {"train_limit": None, "val_limit": None, "seeds": 3}, "train_images": 50_000,
              "val_images": 10_000,
@@ -251,6 +251,7 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
 
     profile = reproduce_profile(profile_name)
     jobs = jobs_for(claims)
+    os.environ.setdefault("ALEXNET_STATIC", "1")  # the experiments' own bars stay off: one bar over all jobs
     if out:
         os.environ["ALEXNET_RESULTS"] = str(Path(out).expanduser().resolve())
     device = default_device()
