@@ -45,7 +45,7 @@ class Job:
     name: str
     claims: tuple  # ids of alexnet.paper.CLAIMS this job measures
     results: tuple  # the results it stores
-    run: Callable  # (profile, scale) → {"images": images trained and evaluated} or None
+    run: Callable  # (profile, context) → {"images": images trained and evaluated} or None; context: {"deadline"}
 
 
 def reproduce_profile(name: str) -> Profile:
@@ -76,7 +76,9 @@ def _run_fig1(profile: Profile, scale: dict) -> dict:
     from .experiments.fig1_protocol import run_fig1_protocol
 
     train_set = load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False)
-    data = run_fig1_protocol(train_set, fig1_setup(profile.name), device=default_device())
+    setup = fig1_setup(profile.name)
+    setup.deadline = scale.get("deadline")  # the time guard: no epoch starts after it (the result says truncated)
+    data = run_fig1_protocol(train_set, setup, device=default_device())
     sc = results.scale(profile, dataset=train_set.name, train_images=len(train_set),
                        epochs=data["setup"]["epochs"], seeds=data["setup"]["seeds"], protocol="fig1_protocol")
     results.save_result("fig1_relu_tanh", data, sc, profile)
@@ -279,7 +281,7 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
         else:
             t0 = time.perf_counter()
             try:
-                ran = job.run(profile, scale) or {}
+                ran = job.run(profile, {"deadline": None if budget_s is None else t_start + budget_s}) or {}
             except (AlexNetError, RuntimeError, ValueError, KeyError, OSError) as e:
                 summary[job.name] = {"status": f"failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}",
                                      "claims": list(job.claims)}

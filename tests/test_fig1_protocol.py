@@ -49,3 +49,16 @@ def test_tiny_run_extends_an_edge_grid_by_factor_two_and_reports_both_convention
         assert set(conv["ratios"]) == {f"{t:.3f}" for t in setup.thresholds}
     # 3 rates × 2 seeds × 1 epoch × 128 images, per net and convention (the extension counted too)
     assert result["images"] == 4 * 3 * 2 * 128
+
+
+def test_a_passed_deadline_ends_each_group_after_one_epoch_and_says_so():
+    import time
+
+    grids = {(a, "raw"): (1e-7, 2e-7) for a in ("relu", "tanh")}
+    setup = Fig1Setup(epochs=5, batch_size=64, seeds=1, grids=grids, conventions=("raw",), max_extensions=2,
+                      deadline=time.perf_counter())
+    result = run_fig1_protocol(make_synthetic(64), setup, device="cpu")
+    for act in ("relu", "tanh"):
+        net = result["conventions"]["raw"][act]
+        assert net["truncated"] and net["extensions"] == 0
+        assert all(len(c) == 1 for curves in net["curves"].values() for c in curves)

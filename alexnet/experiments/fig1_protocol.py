@@ -60,6 +60,7 @@ class Fig1Setup:
     max_extensions: int = 3
     threshold: float = FIG1_THRESHOLD
     thresholds: tuple = THRESHOLDS
+    deadline: float | None = None  # time.perf_counter() after which no new epoch or extension starts
 
 
 class Fig1Data:
@@ -127,7 +128,7 @@ def train_group(activation: str, convention: str, lrs, seeds, data: Fig1Data, se
     trainer = BatchedTrainer(models, [lr for lr, _ in pairs], device=data.device, compile=compile)
     seed_row = torch.tensor([list(seeds).index(s) for _, s in pairs], device=data.device)
     curves = {lr: [[] for _ in seeds] for lr in lrs}
-    t0, images, epoch = time.perf_counter(), 0, 0
+    t0, images, epoch, truncated = time.perf_counter(), 0, 0, False
     low = min(setup.thresholds)
     for epoch in range(setup.epochs):
         orders = _orders(data, seeds, epoch, setup.batch_size)
@@ -140,6 +141,9 @@ def train_group(activation: str, convention: str, lrs, seeds, data: Fig1Data, se
             curves[lr][list(seeds).index(s)].append(e)
         if on_epoch is not None:
             on_epoch(epoch + 1)
+        if setup.deadline is not None and time.perf_counter() > setup.deadline:
+            truncated = True
+            break
         bounds = {lr: _mean_bound(c, setup.threshold) for lr, c in curves.items()}
         done = [lr for lr in lrs if bounds[lr][1]]
         if done:
@@ -147,7 +151,8 @@ def train_group(activation: str, convention: str, lrs, seeds, data: Fig1Data, se
             if _mean_bound(curves[best], low)[1] and all(bounds[lr][0] >= bounds[best][0]
                                                          for lr in lrs if lr not in done):
                 break
-    return {"curves": curves, "epochs": epoch + 1, "seconds": time.perf_counter() - t0, "images": images}
+    return {"curves": curves, "epochs": epoch + 1, "seconds": time.perf_counter() - t0, "images": images,
+            "truncated": truncated}
 
 
 def best_rate(curves: dict, threshold: float) -> float:
@@ -168,22 +173,26 @@ def tune(activation: str, convention: str, data: Fig1Data, setup: Fig1Setup, see
          compile: bool = False) -> dict:
     """Train the starting grid, then extend it by a factor 2 beyond whichever edge the best rate sits on (at most
     ``setup.max_extensions`` times). Returns ``{"curves", "grid", "best_lr", "at_edge", "extensions", "seconds",
-    "images"}``."""
+    "images", "truncated"}`` (truncated: ``setup.deadline`` cut an epoch budget or an extension short)."""
     grid = sorted(setup.grids[(activation, convention)])
     run = train_group(activation, convention, grid, seeds, data, setup, on_epoch=on_epoch, compile=compile)
     curves, seconds, images, ext = dict(run["curves"]), run["seconds"], run["images"], 0
+    truncated = run["truncated"]
     while True:
         grid = sorted(curves)
         best = best_rate(curves, setup.threshold)
         edge = best in (grid[0], grid[-1]) and len(grid) > 1 or len(grid) == 1
-        if not edge or ext >= setup.max_extensions:
+        late = setup.deadline is not None and time.perf_counter() > setup.deadline
+        if not edge or ext >= setup.max_extensions or late:
+            truncated = truncated or (edge and late)
             break
         new = grid[0] / GRID_FACTOR if best == grid[0] else grid[-1] * GRID_FACTOR
         more = train_group(activation, convention, [new], seeds, data, setup, on_epoch=on_epoch, compile=compile)
         curves.update(more["curves"])
+        truncated = truncated or more["truncated"]
         seconds, images, ext = seconds + more["seconds"], images + more["images"], ext + 1
     return {"curves": {str(k): v for k, v in sorted(curves.items())}, "grid": sorted(curves), "best_lr": best,
-            "at_edge": edge, "extensions": ext, "seconds": seconds, "images": images}
+            "at_edge": edge, "extensions": ext, "seconds": seconds, "images": images, "truncated": truncated}
 
 
 def ratios(relu: dict, tanh: dict, thresholds=THRESHOLDS) -> dict:
