@@ -2,7 +2,7 @@
 
 Each claim of :data:`alexnet.paper.CLAIMS` is measured by one *job* (:data:`JOBS`; a job can measure several claims:
 the augmentation ablation gives the overfitting, PCA and ten-crop rows). A job runs the chapter's own experiment
-function (the calls are isolated in the ``_run_*`` functions below), which stores its result
+function (the calls are isolated in :data:`SIMPLE_CALLS` and the ``_run_*`` functions below), which stores its result
 (:func:`alexnet.results.save_result`). A job whose results were made by the same code at the same scale is reused,
 and the line says so. One progress bar runs over all jobs, weighted by their counted FLOPs, with an estimate of
 the time left; each job prints its wall time, images per second and model FLOPs utilisation (MFU: counted model
@@ -71,13 +71,13 @@ def fig1_setup(profile_name: str):
 
 # ---------------------------------------------------------------- the calls into the chapters' experiments
 
-def _run_fig1(profile: Profile, scale: dict) -> dict:
+def _run_fig1(profile: Profile, context: dict) -> dict:
     from .data import load_imageset
     from .experiments.fig1_protocol import run_fig1_protocol
 
     train_set = load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False)
     setup = fig1_setup(profile.name)
-    setup.deadline = scale.get("deadline")  # the time guard: no epoch starts after it (the result says truncated)
+    setup.deadline = context.get("deadline")  # the time guard: no epoch starts after it (the result says truncated)
     data = run_fig1_protocol(train_set, setup, device=default_device())
     sc = results.scale(profile, dataset=train_set.name, train_images=len(train_set),
                        epochs=data["setup"]["epochs"], seeds=data["setup"]["seeds"], protocol="fig1_protocol")
@@ -85,43 +85,29 @@ def _run_fig1(profile: Profile, scale: dict) -> dict:
     return {"images": data["images"], "model_macs": _fig1_macs()}
 
 
-def _run_lrn(profile, scale):
-    from .experiments.lrn import run_lrn_ablation
-    run_lrn_ablation(profile)
+# the experiments that run with the profile alone: job → (module under alexnet.experiments, function(profile))
+SIMPLE_CALLS = {"lrn": ("lrn", "run_lrn_ablation"), "pooling": ("pooling", "run_pooling_ablation"),
+                "towers": ("towers", "towers_ablation"), "dropout": ("dropout", "dropout_ablation"),
+                "depth": ("depth", "depth_ablation"), "bias": ("learning", "bias_init_experiment")}
 
 
-def _run_pooling(profile, scale):
-    from .experiments.pooling import run_pooling_ablation
-    run_pooling_ablation(profile)
+def _call(job: str) -> Callable:
+    module, function = SIMPLE_CALLS[job]
+
+    def run(profile, context):
+        import importlib
+        getattr(importlib.import_module(f".experiments.{module}", __package__), function)(profile)
+    run.__name__ = f"_run_{job}"
+    return run
 
 
-def _run_towers(profile, scale):
-    from .experiments.towers import towers_ablation
-    towers_ablation(profile)
-
-
-def _run_augmentation(profile, scale):
+def _run_augmentation(profile, context):
     from .experiments.augmentation import augmentation_ablation, ten_crop_from_checkpoint
     result, checkpoint = augmentation_ablation(profile)
     ten_crop_from_checkpoint(checkpoint, profile, train_images=result.scale.get("train_images"))
 
 
-def _run_dropout(profile, scale):
-    from .experiments.dropout import dropout_ablation
-    dropout_ablation(profile)
-
-
-def _run_depth(profile, scale):
-    from .experiments.depth import depth_ablation
-    depth_ablation(profile)
-
-
-def _run_bias(profile, scale):
-    from .experiments.learning import bias_init_experiment
-    bias_init_experiment(profile)
-
-
-def _run_main(profile, scale):
+def _run_main(profile, context):
     """§5's schedule (the main run) and §6's headline errors (its centre and ten-crop test errors)."""
     from .data import load_imageset
     from .experiments.augmentation import ten_crop_gain
@@ -141,14 +127,14 @@ def _run_main(profile, scale):
 
 JOBS: list[Job] = [
     Job("fig1", ("fig1",), ("fig1_relu_tanh",), _run_fig1),
-    Job("lrn", ("lrn",), ("lrn_ablation",), _run_lrn),
-    Job("pooling", ("pooling",), ("pooling_ablation",), _run_pooling),
-    Job("towers", ("towers",), ("towers_ablation",), _run_towers),
+    Job("lrn", ("lrn",), ("lrn_ablation",), _call("lrn")),
+    Job("pooling", ("pooling",), ("pooling_ablation",), _call("pooling")),
+    Job("towers", ("towers",), ("towers_ablation",), _call("towers")),
     Job("augmentation", ("no_augmentation", "pca", "ten_crop"), ("augmentation_ablation", "ten_crop"),
         _run_augmentation),
-    Job("dropout", ("no_dropout", "dropout_iterations"), ("dropout_ablation",), _run_dropout),
-    Job("depth", ("depth",), ("depth_ablation",), _run_depth),
-    Job("bias", ("bias_one",), ("bias_init",), _run_bias),
+    Job("dropout", ("no_dropout", "dropout_iterations"), ("dropout_ablation",), _call("dropout")),
+    Job("depth", ("depth",), ("depth_ablation",), _call("depth")),
+    Job("bias", ("bias_one",), ("bias_init",), _call("bias")),
     Job("main", ("schedule", "headline"), ("learning_schedule", "results_table"), _run_main),
 ]
 
