@@ -15,6 +15,11 @@ from functools import lru_cache
 # assumption, to be replaced by the device check's measurement.
 ASSUMED_MFU = {"H100": 0.10, "H200": 0.10, "A100": 0.15, "T4": 0.20, "L4": 0.20}
 
+# Assumed fixed cost of one optimizer step beyond its FLOPs (Python, ~100 kernel launches, the optimizer's loop over
+# parameters): what bounds a small net at batch 128 on a big GPU. Stated, to be replaced by the device check's rates.
+ASSUMED_STEP_S = {"H100": 0.003, "H200": 0.003, "A100": 0.003, "T4": 0.004, "L4": 0.004}
+BATCH = 128
+
 # the arms' model switches per ablation job (the depth arm removes conv4: counted as the full net, an upper bound)
 ABLATION_ARMS = {
     "lrn": [{}, {"lrn": False}], "pooling": [{}, {"pooling": "plain"}], "towers": [{}, {"towers": 1}],
@@ -52,7 +57,9 @@ def job_work(job: str, profile_name: str) -> dict:
         models = len(f.get("conventions", ("raw", "standardised"))) * 2 * (f["grid_size"] + f["max_extensions"]) \
             * f["seeds"]
         train = models * f["epochs"] * (n // f["batch_size"]) * f["batch_size"]
-        return {"train_images": train, "eval_images": 0, "flops": 6 * fig1_macs() * train}
+        groups = len(f.get("conventions", ("raw", "standardised"))) * 2 * (1 + f["max_extensions"])
+        steps = groups * f["epochs"] * (n // f["batch_size"])  # one batched step trains a whole group
+        return {"train_images": train, "eval_images": 0, "flops": 6 * fig1_macs() * train, "steps": steps}
     if job in ABLATION_ARMS:
         flops = train = evals = 0
         for arm in ABLATION_ARMS[job]:
@@ -61,19 +68,22 @@ def job_work(job: str, profile_name: str) -> dict:
             train, evals, flops = train + t, evals + e, flops + 6 * macs * t + 2 * macs * e
         if job == "augmentation":  # the ten-crop measurement of the paper arm: 1 + 10 crops of the test set
             evals, flops = evals + 11 * v, flops + 2 * _macs() * 11 * v
-        return {"train_images": train, "eval_images": evals, "flops": flops}
+        return {"train_images": train, "eval_images": evals, "flops": flops, "steps": train // p.batch_size}
     if job == "bias":
         train = 6 * max(1, min(6, p.ablation_epochs)) * n
-        return {"train_images": train, "eval_images": 0, "flops": 6 * _macs() * train}
+        return {"train_images": train, "eval_images": 0, "flops": 6 * _macs() * train, "steps": train // p.batch_size}
     if job == "main":
         train, evals = p.epochs * n, p.epochs * v + 11 * v
-        return {"train_images": train, "eval_images": evals, "flops": 6 * _macs() * train + 2 * _macs() * evals}
+        return {"train_images": train, "eval_images": evals, "flops": 6 * _macs() * train + 2 * _macs() * evals,
+                "steps": train // p.batch_size}
     raise KeyError(job)
 
 
-def project(profile_name: str = "full", gpu: str = "H100", mfu: float | None = None, jobs=None) -> dict:
-    """Projected seconds per job on ``gpu`` at ``mfu`` (default :data:`ASSUMED_MFU`): counted FLOPs over
-    peak × MFU. Returns ``{"gpu", "peak_tflops", "mfu", "jobs": {job: work + seconds}, "flops", "seconds"}``."""
+def project(profile_name: str = "full", gpu: str = "H100", mfu: float | None = None, jobs=None,
+            step_s: float | None = None) -> dict:
+    """Projected seconds per job on ``gpu``: counted FLOPs over peak × ``mfu`` (default :data:`ASSUMED_MFU`), plus
+    ``step_s`` per optimizer step (default :data:`ASSUMED_STEP_S`). Returns ``{"gpu", "peak_tflops", "mfu",
+    "step_s", "jobs": {job: work + seconds}, "flops", "seconds"}``."""
     from .bench import peak_for_name
     from .reproduce import JOBS
 
@@ -81,29 +91,29 @@ def project(profile_name: str = "full", gpu: str = "H100", mfu: float | None = N
     if peak is None:
         raise ValueError(f"no peak known for {gpu!r}")
     mfu = mfu if mfu is not None else ASSUMED_MFU.get(gpu, 0.1)
+    step_s = step_s if step_s is not None else ASSUMED_STEP_S.get(gpu, 0.003)
     rate = peak * 1e12 * mfu
     out = {}
     for j in JOBS:
         if jobs is None or j.name in jobs:
             w = job_work(j.name, profile_name)
-            out[j.name] = {**w, "seconds": w["flops"] / rate}
-    total = sum(w["flops"] for w in out.values())
-    return {"gpu": gpu, "peak_tflops": peak, "mfu": mfu, "profile": profile_name, "jobs": out, "flops": total,
-            "seconds": total / rate}
+            out[j.name] = {**w, "seconds": w["flops"] / rate + w["steps"] * step_s}
+    return {"gpu": gpu, "peak_tflops": peak, "mfu": mfu, "step_s": step_s, "profile": profile_name, "jobs": out,
+            "flops": sum(w["flops"] for w in out.values()), "seconds": sum(w["seconds"] for w in out.values())}
 
 
 def format_projection(profile_name: str = "full", gpus=("H100", "T4"), mfu: float | None = None) -> str:
     """A table of counted work and projected minutes per job on each of ``gpus``."""
     runs = [project(profile_name, g, mfu) for g in gpus]
-    head = f"{'job':<14}{'train img':>14}{'eval img':>12}{'PFLOP':>9}" + "".join(
+    head = f"{'job':<14}{'train img':>14}{'eval img':>12}{'steps':>10}{'PFLOP':>9}" + "".join(
         f"{r['gpu'] + ' min':>11}" for r in runs)
     lines = [f"reproduce --profile {profile_name}: counted model FLOPs (6 per MAC trained, 2 per MAC evaluated)",
-             "assumed throughput: " + "; ".join(f"{r['gpu']} {r['peak_tflops']:g} TFLOP/s peak × MFU {r['mfu']:.0%}"
-                                                for r in runs), head]
+             "assumed throughput: " + "; ".join(f"{r['gpu']} {r['peak_tflops']:g} TFLOP/s peak × MFU {r['mfu']:.0%} "
+                                                f"+ {1000 * r['step_s']:g} ms per step" for r in runs), head]
     for name, w in runs[0]["jobs"].items():
-        lines.append(f"{name:<14}{w['train_images']:>14,}{w['eval_images']:>12,}{w['flops'] / 1e15:>9.1f}"
+        lines.append(f"{name:<14}{w['train_images']:>14,}{w['eval_images']:>12,}{w['steps']:>10,}{w['flops'] / 1e15:>9.1f}"
                      + "".join(f"{r['jobs'][name]['seconds'] / 60:>11.1f}" for r in runs))
-    lines.append(f"{'total':<14}{'':>26}{runs[0]['flops'] / 1e15:>9.1f}"
+    lines.append(f"{'total':<14}{'':>36}{runs[0]['flops'] / 1e15:>9.1f}"
                  + "".join(f"{r['seconds'] / 60:>11.1f}" for r in runs))
     lines.append("(Figure 1 is its upper bound: every rate for the whole epoch budget; it stops once its winner is known)")
     return "\n".join(lines)

@@ -67,7 +67,9 @@ def test_projection_is_counted_flops_over_peak_times_mfu():
     assert work["train_images"] == models * f["epochs"] * (50_000 // 128) * 128
     assert work["flops"] == 6 * fig1_macs() * work["train_images"]
     proj = project("full", "H100")
-    assert proj["seconds"] == pytest.approx(proj["flops"] / (989e12 * ASSUMED_MFU["H100"]))
+    steps = sum(job_work(j.name, "full")["steps"] for j in JOBS)
+    assert proj["seconds"] == pytest.approx(proj["flops"] / (989e12 * ASSUMED_MFU["H100"]) + steps * proj["step_s"])
+    assert work["steps"] == 2 * 2 * (1 + f["max_extensions"]) * f["epochs"] * (50_000 // 128)
     assert proj["flops"] == sum(job_work(j.name, "full")["flops"] for j in JOBS)
     assert project("full", "T4")["seconds"] > proj["seconds"]
     assert _job_scale(JOBS[0], reproduce_profile("smoke"))["fig1"]["seeds"] == 1
