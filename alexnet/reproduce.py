@@ -249,6 +249,14 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
     print(f"reproduce --profile {profile.name} on {device}: {len(jobs)} jobs for {sum(len(j.claims) for j in jobs)} "
           f"claims, {sum(w['flops'] for w in work.values()) / 1e12:,.1f} TFLOP counted")
     t_start, done_flops, summary = time.perf_counter(), 0.0, {}
+    path = results.results_dir(profile) / "reproduce.json"
+
+    def report(card=()) -> dict:  # written after every job, so a run cut short still leaves its record
+        out = {"profile": profile.name, "device": str(device), "peak_tflops": peak, "jobs": summary,
+               "scorecard": list(card), "seconds": time.perf_counter() - t_start}
+        path.write_text(json.dumps(out, indent=1, default=str))
+        return out
+
     bar = tqdm(total=round(sum(w["flops"] for w in work.values()) / 1e12, 3), unit="TFLOP", disable=not progress,
                desc="reproduce", bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} TFLOP [{elapsed}<{remaining}]")
     for job in jobs:
@@ -286,6 +294,7 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
             text = json.dumps(manifest, indent=1, default=str).encode()
             atomic_write_bytes(_manifest_path(profile), lambda f: f.write(text))
         bar.update(round(w["flops"] / 1e12, 3))
+        report()
     bar.close()
     status = {c: s["status"] for s in summary.values() for c in s.get("claims", ())}
     card = []
@@ -293,12 +302,9 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
         card.append({"id": cid, "paper": row.paper, "ours": row.ours, "verdict": row.verdict,
                      "run": status.get(cid, "not selected"), "scale": row.scale})
     print(format_scorecard(card))
-    report = {"profile": profile.name, "device": str(device), "peak_tflops": peak, "jobs": summary,
-              "scorecard": card, "seconds": time.perf_counter() - t_start}
-    path = results.results_dir(profile) / "reproduce.json"
-    path.write_text(json.dumps(report, indent=1, default=str))
-    print(f"wall time {report['seconds']:.1f} s; results in {results.results_dir(profile)}")
-    return report
+    out = report(card)
+    print(f"wall time {out['seconds']:.1f} s; results in {results.results_dir(profile)}")
+    return out
 
 
 def format_scorecard(card: list[dict]) -> str:

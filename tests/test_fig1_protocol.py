@@ -51,14 +51,15 @@ def test_tiny_run_extends_an_edge_grid_by_factor_two_and_reports_both_convention
     assert result["images"] == 4 * 3 * 2 * 128
 
 
-def test_a_passed_deadline_ends_each_group_after_one_epoch_and_says_so():
+def test_a_deadline_inside_the_first_epoch_leaves_no_partial_epoch():
     import time
 
-    grids = {(a, "raw"): (1e-7, 2e-7) for a in ("relu", "tanh")}
-    setup = Fig1Setup(epochs=5, batch_size=64, seeds=1, grids=grids, conventions=("raw",), max_extensions=2,
-                      deadline=time.perf_counter())
-    result = run_fig1_protocol(make_synthetic(64), setup, device="cpu")
+    grids = {(a, "raw"): (1e-3,) for a in ("relu", "tanh")}
+    setup = Fig1Setup(epochs=3, batch_size=2, seeds=1, grids=grids, conventions=("raw",), max_extensions=0,
+                      deadline=time.perf_counter() - 1)
+    result = run_fig1_protocol(make_synthetic(128), setup, device="cpu")
     for act in ("relu", "tanh"):
         net = result["conventions"]["raw"][act]
         assert net["truncated"] and net["extensions"] == 0
-        assert all(len(c) == 1 for curves in net["curves"].values() for c in curves)
+        assert net["curves"]["0.001"] == [[]] and net["images"] == 0
+    assert result["ratio"] is None
