@@ -235,7 +235,7 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
     from tqdm.auto import tqdm
 
     from .bench import device_peak_tflops
-    from .plan import job_work
+    from .plan import ASSUMED_STEP_S, job_work
 
     profile = reproduce_profile(profile_name)
     jobs = jobs_for(claims)
@@ -263,7 +263,9 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
         w, scale = work[job.name], _job_scale(job, profile)
         elapsed = time.perf_counter() - t_start
         rate = done_flops / elapsed if done_flops and elapsed else None
-        if budget_s is not None and (elapsed >= budget_s or (rate and elapsed + w["flops"] / rate > budget_s)):
+        # the time a job would take: its FLOPs at the rate so far, plus (on a GPU) the stated cost of each step
+        guess = (w["flops"] / rate if rate else 0.0) + (w["steps"] * ASSUMED_STEP_S["H100"] if device.type == "cuda" else 0)
+        if budget_s is not None and (elapsed >= budget_s or (done_flops and elapsed + guess > budget_s)):
             summary[job.name] = {"status": "skipped: time budget", "claims": list(job.claims)}
             tqdm.write(f"{job.name}: skipped, the {budget_s:.0f} s budget would be exceeded")
             continue

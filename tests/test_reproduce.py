@@ -73,3 +73,15 @@ def test_projection_is_counted_flops_over_peak_times_mfu():
     assert proj["flops"] == sum(job_work(j.name, "full")["flops"] for j in JOBS)
     assert project("full", "T4")["seconds"] > proj["seconds"]
     assert _job_scale(JOBS[0], reproduce_profile("smoke"))["fig1"]["seeds"] == 1
+
+
+def test_a_spent_budget_starts_nothing_and_still_writes_the_record(tmp_path, capsys, monkeypatch):
+    from alexnet.reproduce import run_reproduce
+
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))  # restored afterwards (out= sets it for the process)
+
+    report = run_reproduce("smoke", ["lrn", "fig1"], out=str(tmp_path), budget_s=1e-9, progress=False)
+    assert {j: r["status"] for j, r in report["jobs"].items()} == {"fig1": "skipped: time budget",
+                                                                   "lrn": "skipped: time budget"}
+    assert json.loads((tmp_path / "reproduce.json").read_text())["jobs"] == report["jobs"]
+    assert "skipped" in capsys.readouterr().out
