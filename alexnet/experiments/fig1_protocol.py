@@ -133,7 +133,7 @@ def train_group(activation: str, convention: str, lrs, seeds, data: Fig1Data, se
     for epoch in range(setup.epochs):
         orders = _orders(data, seeds, epoch, setup.batch_size)
         for step in range(orders.shape[1]):
-            if setup.deadline is not None and step % 25 == 0 and time.perf_counter() > setup.deadline:
+            if setup.deadline is not None and time.perf_counter() > setup.deadline:
                 truncated = True  # a host clock read only: the device is not waited for
                 break
             x, y = data.batch(orders[seed_row, step])
