@@ -82,7 +82,9 @@ def _run_fig1(profile: Profile, context: dict) -> dict:
     sc = results.scale(profile, dataset=train_set.name, train_images=len(train_set),
                        epochs=data["setup"]["epochs"], seeds=data["setup"]["seeds"], protocol="fig1_protocol")
     results.save_result("fig1_relu_tanh", data, sc, profile)
-    return {"images": data["images"], "model_macs": _fig1_macs()}
+    cut = any(net.get("truncated") for conv in data["conventions"].values() for net in conv.values()
+              if isinstance(net, dict) and "truncated" in net)
+    return {"images": data["images"], "model_macs": _fig1_macs(), "truncated": cut}
 
 
 # the experiments that run with the profile alone: job → (module under alexnet.experiments, function(profile))
@@ -198,13 +200,20 @@ def _job_scale(job: Job, profile: Profile) -> dict:
     return sc
 
 
+_SIZES: dict = {}
+
+
 def _data_size(profile: Profile) -> int | None:
-    """How many training images the profile's dataset has here (part of the scale: 40,000 is not 50,000)."""
-    from .data import load_imageset
-    try:
-        return len(load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False))
-    except AlexNetError:
-        return None
+    """How many training images the profile's dataset has here (part of the scale: 40,000 is not 50,000); looked
+    up once per data root and profile."""
+    from .data import data_root, load_imageset
+    key = (str(data_root()), profile.dataset, profile.train_limit)
+    if key not in _SIZES:
+        try:
+            _SIZES[key] = len(load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False))
+        except AlexNetError:
+            _SIZES[key] = None
+    return _SIZES[key]
 
 
 def _rate_line(name: str, seconds: float, images: int, flops: float, peak: float | None) -> tuple[str, dict]:
@@ -260,7 +269,7 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
     bar = tqdm(total=round(sum(w["flops"] for w in work.values()) / 1e12, 3), unit="TFLOP", disable=not progress,
                desc="reproduce", bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} TFLOP [{elapsed}<{remaining}]")
     for job in jobs:
-        w, scale = work[job.name], _job_scale(job, profile)
+        w = work[job.name]
         elapsed = time.perf_counter() - t_start
         rate = done_flops / elapsed if done_flops and elapsed else None
         # the time a job would take: its FLOPs at the rate so far, plus (on a GPU) the stated cost of each step
@@ -269,6 +278,7 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
             summary[job.name] = {"status": "skipped: time budget", "claims": list(job.claims)}
             tqdm.write(f"{job.name}: skipped, the {budget_s:.0f} s budget would be exceeded")
             continue
+        scale = _job_scale(job, profile)
         entry = reusable(job, profile, scale, manifest)
         if entry is not None:
             summary[job.name] = {**entry, "status": "reused"}
@@ -290,11 +300,13 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
             line, rates = _rate_line(job.name, seconds, images, flops, peak)
             done_flops += flops
             tqdm.write(line)
-            summary[job.name] = {"status": "ran", "claims": list(job.claims), **rates, "code": code_version(),
+            status = "ran, cut short by the time budget" if ran.get("truncated") else "ran"
+            summary[job.name] = {"status": status, "claims": list(job.claims), **rates, "code": code_version(),
                                  "scale": scale, "saved_at": time.strftime("%Y-%m-%d %H:%M:%S")}
-            manifest[job.name] = {k: v for k, v in summary[job.name].items() if k != "status"}
-            text = json.dumps(manifest, indent=1, default=str).encode()
-            atomic_write_bytes(_manifest_path(profile), lambda f: f.write(text))
+            if status == "ran":  # a run cut short is never reused
+                manifest[job.name] = {k: v for k, v in summary[job.name].items() if k != "status"}
+                text = json.dumps(manifest, indent=1, default=str).encode()
+                atomic_write_bytes(_manifest_path(profile), lambda f: f.write(text))
         bar.update(round(w["flops"] / 1e12, 3))
         report()
     bar.close()
