@@ -78,7 +78,8 @@ for name in ("bench.json", "reproduce.json"):
                   f"  MFU {r.get('mfu') if r.get('mfu') is None else format(r['mfu'], '.1%')}")
         print(f"reproduce wall {d['seconds']:.0f} s on {d['device']}")
     else:
-        print("bench keys:", ", ".join(list(d)[:12]))
+        print("bench:", {k: d.get(k) for k in ("device_name", "a_img_s", "b_img_s", "ratio", "mfu_a", "mfu_b",
+                                                "mfu_step_best", "best_variant", "total_seconds")})
 PY
 cat "$OUT/summary.txt"
 echo "device check: $(( $(date +%s) - T0 )) s"
