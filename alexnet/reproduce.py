@@ -78,13 +78,15 @@ def _run_fig1(profile: Profile, context: dict) -> dict:
     train_set = load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False)
     setup = fig1_setup(profile.name)
     setup.deadline = context.get("deadline")  # the time guard: no epoch starts after it (the result says truncated)
-    data = run_fig1_protocol(train_set, setup, device=default_device())
+    advance = context.get("advance") or (lambda flops: None)
+    macs = _fig1_macs()
+    data = run_fig1_protocol(train_set, setup, device=default_device(), on_epoch=lambda n: advance(6 * macs * n))
     sc = results.scale(profile, dataset=train_set.name, train_images=len(train_set),
                        epochs=data["setup"]["epochs"], seeds=data["setup"]["seeds"], protocol="fig1_protocol")
     results.save_result("fig1_relu_tanh", data, sc, profile)
     cut = any(net.get("truncated") for conv in data["conventions"].values() for net in conv.values()
               if isinstance(net, dict) and "truncated" in net)
-    return {"images": data["images"], "model_macs": _fig1_macs(), "truncated": cut}
+    return {"images": data["images"], "model_macs": macs, "truncated": cut}
 
 
 # the experiments that run with the profile alone: job → (module under alexnet.experiments, function(profile))
@@ -266,10 +268,11 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
         path.write_text(json.dumps(out, indent=1, default=str))
         return out
 
-    bar = tqdm(total=round(sum(w["flops"] for w in work.values()) / 1e12, 3), unit="TFLOP", disable=not progress,
+    bar = tqdm(total=sum(w["flops"] for w in work.values()) / 1e12, unit="TFLOP", disable=not progress,
                desc="reproduce", bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} TFLOP [{elapsed}<{remaining}]")
     for job in jobs:
         w = work[job.name]
+        planned, moved = w["flops"] / 1e12, [0.0]
         elapsed = time.perf_counter() - t_start
         rate = done_flops / elapsed if done_flops and elapsed else None
         # the time a job would take: its FLOPs at the rate so far, plus (on a GPU) the stated cost of each step
@@ -277,6 +280,7 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
         if budget_s is not None and (elapsed >= budget_s or (done_flops and elapsed + guess > budget_s)):
             summary[job.name] = {"status": "skipped: time budget", "claims": list(job.claims)}
             tqdm.write(f"{job.name}: skipped, the {budget_s:.0f} s budget would be exceeded")
+            bar.update(planned)
             continue
         scale = _job_scale(job, profile)
         entry = reusable(job, profile, scale, manifest)
@@ -286,13 +290,21 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
                        f"({entry['seconds']:.0f} s of training); ALEXNET_RERUN=1 trains again")
         else:
             t0 = time.perf_counter()
+
+            def advance(flops: float) -> None:  # a job's progress within it, never past its planned share
+                step = min(flops / 1e12, planned - moved[0])
+                if step > 0:
+                    bar.update(step)
+                    moved[0] += step
             try:
-                ran = job.run(profile, {"deadline": None if budget_s is None else t_start + budget_s}) or {}
+                ran = job.run(profile, {"deadline": None if budget_s is None else t_start + budget_s,
+                                        "advance": advance}) or {}
             except (AlexNetError, RuntimeError, ValueError, KeyError, OSError) as e:
                 summary[job.name] = {"status": f"failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}",
                                      "claims": list(job.claims)}
                 tqdm.write(f"{job.name}: FAILED ({summary[job.name]['status'][8:]})")
-                bar.update(round(w["flops"] / 1e12, 3))
+                bar.update(planned - moved[0])
+                report()
                 continue
             seconds = time.perf_counter() - t0
             images = ran.get("images", w["train_images"] + w["eval_images"])
@@ -307,7 +319,7 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
                 manifest[job.name] = {k: v for k, v in summary[job.name].items() if k != "status"}
                 text = json.dumps(manifest, indent=1, default=str).encode()
                 atomic_write_bytes(_manifest_path(profile), lambda f: f.write(text))
-        bar.update(round(w["flops"] / 1e12, 3))
+        bar.update(planned - moved[0])
         report()
     bar.close()
     status = {c: s["status"] for s in summary.values() for c in s.get("claims", ())}

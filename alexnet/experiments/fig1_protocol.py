@@ -117,7 +117,8 @@ def train_group(activation: str, convention: str, lrs, seeds, data: Fig1Data, se
     """Train every (lr, seed) of one nonlinearity and convention together; returns ``{"curves": {lr: [per seed
     curve]}, "epochs", "seconds", "images"}`` (curves: running training error after each epoch).
 
-    The group stops before ``setup.epochs`` once its winner is known: some rate has crossed the lowest threshold
+    ``on_epoch(images)`` is called after each epoch with the images it trained on (all models together). The
+    group stops before ``setup.epochs`` once its winner is known: some rate has crossed the lowest threshold
     on every seed, and no other rate can still have a lower mean epoch count to ``setup.threshold``.
     """
     pairs = [(lr, s) for lr in lrs for s in seeds]
@@ -145,7 +146,7 @@ def train_group(activation: str, convention: str, lrs, seeds, data: Fig1Data, se
         for (lr, s), e in zip(pairs, err):
             curves[lr][list(seeds).index(s)].append(e)
         if on_epoch is not None:
-            on_epoch(epoch + 1)
+            on_epoch(orders.shape[1] * setup.batch_size * len(pairs))  # the images this epoch trained on
         if setup.deadline is not None and time.perf_counter() > setup.deadline:
             truncated = True
             break
