@@ -90,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=_positive_int, default=None, help="timed steps; default: 3 on a CPU, 20 on a GPU")
     b.add_argument("--json", action="store_true")
     b.add_argument("--peak-tflops", type=float, default=None, help="override the device's peak for MFU")
+    r = sub.add_parser("reproduce", help="every experiment behind the scorecard at a profile's scale, then the scorecard")
+    r.add_argument("--profile", default="smoke", choices=["smoke", "quick", "full"])
+    r.add_argument("--only", nargs="+", metavar="CLAIM", default=None, help="claim ids of alexnet.paper.CLAIMS")
+    r.add_argument("--out", default=None, help="results folder (default: the profile's)")
+    r.add_argument("--budget", type=_positive_float, default=None, metavar="SECONDS",
+                   help="start no experiment that would end past this many seconds")
+    r.add_argument("--peak-tflops", type=_positive_float, default=None, help="the device's peak, for MFU")
+    r.add_argument("--plan", action="store_true", help="print the counted work and projected GPU time; run nothing")
+    r.add_argument("--mfu", type=_positive_float, default=None, help="with --plan: the MFU to project with")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -146,6 +156,12 @@ def _bench(args) -> int:
     return bench_main(args)
 
 
+def _reproduce(args) -> int:
+    from .reproduce import main as reproduce_main
+
+    return reproduce_main(args)
+
+
 def _label_our_warnings() -> None:
     """Show the package's own warnings as one ``alexnet: warning: ...`` line each; leave every other warning to
     Python's filters and format (a library's ResourceWarning stays hidden, as it is by default)."""
@@ -167,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _label_our_warnings()
     try:
-        return {"train": _train, "evaluate": _evaluate, "bench": _bench}[args.command](args)
+        return {"train": _train, "evaluate": _evaluate, "bench": _bench, "reproduce": _reproduce}[args.command](args)
     except AlexNetError as e:
         sys.stderr.write(f"alexnet: error: {e}\n")
         return e.exit_code

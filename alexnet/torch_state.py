@@ -10,7 +10,7 @@ import torch
 @contextlib.contextmanager
 def preserved_torch_state():
     """Restore, on exit (also after an exception), the global switches training may change: deterministic
-    algorithms (and their warn-only flag), cuDNN's autotuning and determinism, and the number of CPU threads.
+    algorithms (their warn-only flag and their filling of new memory), cuDNN's autotuning and determinism, and the number of CPU threads.
 
     Random number generators are *not* restored: seeding them is what a caller asks the trainer to do. Works as a
     decorator too: ``@preserved_torch_state()``.
@@ -19,10 +19,13 @@ def preserved_torch_state():
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     benchmark, cudnn_deterministic = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
     threads = torch.get_num_threads()
+    fill = getattr(getattr(torch.utils, "deterministic", None), "fill_uninitialized_memory", None)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = benchmark, cudnn_deterministic
+        if fill is not None:
+            torch.utils.deterministic.fill_uninitialized_memory = fill
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)

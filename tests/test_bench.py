@@ -152,7 +152,8 @@ def test_a_failing_torch_compile_is_reported_not_fatal(monkeypatch):
     rows = bench.time_model_variants("cpu", 1, 1, warmup=0, compile=True)
     assert [r["variant"] for r in rows] == ["fp32", "+ channels_last", "+ torch.compile"]
     assert rows[-1]["img_s"] is None and "no compiler here" in rows[-1]["error"]
-    assert rows[0]["trainer"] and rows[0]["img_s"] > 0
+    assert rows[1]["trainer"] and rows[1]["img_s"] > 0  # the trainer's CPU default: channels_last
+    assert [r["trainer"] for r in rows] == [False, True, False]
 
 
 def test_targets_and_the_figure(tmp_path):

@@ -61,7 +61,7 @@ def time_model_variants(device, batch_size: int, steps: int, *, warmup: int = 2,
         ladder.append(("+ cudnn.benchmark", dict(benchmark=True, amp=None, cl=False)))
         ladder.append((f"+ {str(amp).replace('torch.', '')} autocast", dict(benchmark=True, amp=amp, cl=False)))
     ladder.append(("+ channels_last", dict(benchmark=cuda, amp=amp if cuda else None, cl=True)))
-    trainer_row = len(ladder) - 1 if cuda else 0  # the trainer's default: all of the above on CUDA, fp32 NCHW on CPU
+    trainer_row = len(ladder) - 1  # the trainer's default: all of the above (on a CPU: fp32, channels_last)
     if compile:
         ladder.append(("+ torch.compile", dict(benchmark=cuda, amp=amp if cuda else None, cl=True, compile=True)))
     for i, (name, opts) in enumerate(ladder):
