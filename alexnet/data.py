@@ -1,4 +1,4 @@
-"""The data contract (GUIDE §1): one root, a few named datasets, decoded once into a uint8 tensor cache.
+"""The data contract (data/README.md): one root, a few named datasets, decoded once into a uint8 tensor cache.
 
 Every dataset becomes an :class:`ImageSet`: all of its images as one ``N×3×S×S`` uint8 tensor (S=32 for CIFAR,
 256 for ImageNet-like photos, exactly the paper's §2 preprocessing: shorter side to 256, then the centre
@@ -340,7 +340,7 @@ def _imagenette_names(classes: list[str]) -> list[str]:
 
 def load_imageset(name: str, split: str = "train", *, root: str | Path | None = None, limit: int | None = None,
                   download: bool | None = None, progress: bool = True) -> ImageSet:
-    """Load split ``train`` or ``val``/``test`` of a named dataset under the data root (GUIDE §1)."""
+    """Load split ``train`` or ``val``/``test`` of a named dataset under the data root."""
     if name not in DATASETS:
         raise AlexNetError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
     spec = DATASETS[name]

@@ -1,4 +1,4 @@
-"""Reading an ImageFolder (``<split>/<class>/<image>``) into the uint8 RGB the data contract stores (GUIDE §1).
+"""Reading an ImageFolder (``<split>/<class>/<image>``) into the uint8 RGB the data contract stores.
 
 Two things here differ from ``torchvision.datasets.ImageFolder``:
 
