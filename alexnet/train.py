@@ -128,7 +128,7 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
 
 def _autocast(device: torch.device, amp: bool):
     if device.type == "cuda" and amp:
-        dtype = autocast_dtype(device)  # perf (see the performance appendix): bf16 only where native; a T4 gets fp16 + GradScaler
+        dtype = autocast_dtype(device)  # bf16 only where native; a T4 gets fp16 + GradScaler
         return torch.autocast("cuda", dtype=dtype)
     return torch.autocast(device.type, enabled=False)
 
@@ -216,7 +216,7 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    # perf (see the performance appendix): the uint8 cache on the GPU if it fits, else streamed from pinned host memory (said once);
+    # the uint8 cache on the GPU if it fits, else streamed from pinned host memory (said once);
     # on the CPU this is plain images[idx]
     placed = place_images(train_set.images, train_set.labels, device)
     if is_main and placed.where != "host":
@@ -248,7 +248,7 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
             torch.manual_seed(mix_seed(cfg.seed, epoch, step, rank))  # dropout masks
             gen = torch.Generator(device=device).manual_seed(mix_seed(cfg.seed, epoch, step))
             idx = batches[step]
-            u8, y = placed.batch(idx, prefetch=batches[step + 1] if step + 1 < len(batches) else None)  # prefetch: see the performance appendix
+            u8, y = placed.batch(idx, prefetch=batches[step + 1] if step + 1 < len(batches) else None)
             # under DDP, rank r's j-th image sits at position j·W + r of the global batch: repeating each local
             # image W times and keeping rows r, r+W, ... gives it exactly the crop/flip/PCA draws one process
             # would have made for that position
