@@ -16,7 +16,9 @@ from .errors import AlexNetError, AlexNetWarning
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not usage + error
-        sys.stderr.write(f"alexnet: error: {message} (see python -m alexnet {self.prog.split()[-1]} --help)\n")
+        command = self.prog.split()[-1]  # "alexnet" for the top-level parser, else the subcommand
+        hint = "python -m alexnet --help" if command == "alexnet" else f"python -m alexnet {command} --help"
+        sys.stderr.write(f"alexnet: error: {message} (see {hint})\n")
         sys.exit(2)
 
 
@@ -38,6 +40,12 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
+
+
+def _claim_ids() -> list[str]:
+    from .paper import CLAIMS
+
+    return list(CLAIMS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=_positive_int, default=None, help="timed steps; default: 3 on a CPU, 20 on a GPU")
     b.add_argument("--json", action="store_true")
     b.add_argument("--peak-tflops", type=float, default=None, help="override the device's peak for MFU")
-    r = sub.add_parser("reproduce", help="every experiment behind the scorecard at a profile's scale, then the scorecard")
+    r = sub.add_parser("reproduce", help="every experiment behind the scorecard at a profile's scale, then the scorecard",
+                       description="Run every experiment behind the scorecard (or the claims named with --only) at "
+                                   "the profile's scale, store each result with its provenance, and print the "
+                                   "scorecard of this run. Claim ids: " + ", ".join(_claim_ids()) + ".")
     r.add_argument("--profile", default="smoke", choices=["smoke", "quick", "full"])
     r.add_argument("--only", nargs="+", metavar="CLAIM", default=None, help="claim ids of alexnet.paper.CLAIMS")
     r.add_argument("--out", default=None, help="results folder (default: the profile's)")

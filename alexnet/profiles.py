@@ -48,7 +48,8 @@ PROFILES: dict[str, Profile] = {
                      note="smoke: synthetic data and a few steps; the numbers mean nothing"),
     # photos: the first choice; get_profile resolves it to what is there (photo_dataset)
     "quick": Profile("quick", "cifar10", "imagenet-sample", epochs=30, ablation_epochs=15, fig1_epochs=25,
-                     batch_size=128, train_limit=None, val_limit=None, seeds=1,
+                     # at most 5,000 training images: the CIFAR-10 sample (3,728) whole, a download cut to a fixed subset
+                     batch_size=128, train_limit=5000, val_limit=None, seeds=1,
                      note="quick: real data at laptop scale, minutes on a CPU"),
     "full": Profile("full", "cifar10", "imagenet-sample", epochs=60, ablation_epochs=40, fig1_epochs=40,
                     batch_size=128, train_limit=None, val_limit=None, seeds=3,

@@ -226,8 +226,9 @@ def scorecard_rows(profile: Profile) -> list[tuple[str, object]]:
     folder, not the book's stored ones), with the scorecard's own builder."""
     from .experiments import scorecard
 
+    made = {name for job in JOBS for name in job.results}  # only what a reproduce job writes
     own = {name[len(results.YOURS):]: record for name, record in results.load_results(profile).items()
-           if name.startswith(results.YOURS)}
+           if name.startswith(results.YOURS) and name[len(results.YOURS):] in made}
     rows = scorecard.build_scorecard(own)
     ids = [getattr(r, "id", None) or getattr(r, "claim_id", None) for r in rows]
     if all(ids):

@@ -44,13 +44,14 @@ def _over(arm: dict) -> dict:
 
 def find_arms(data: dict, removed: Callable[[dict], bool]) -> tuple[str | None, str | None]:
     """(the paper's arm, the arm without the component): the latter is the first arm whose overrides satisfy
-    ``removed``; the former is the baseline, or else the first arm with no overrides."""
+    ``removed``; the former is the baseline (whatever switches it sets, e.g. the faithful LRN arm's α), or else the
+    first arm with no overrides."""
     arms = data.get("arms", {})
     without = next((a for a, r in arms.items() if removed(r)), None)
     if without is None:
         return None, None
     base = data.get("baseline")
-    if base in arms and base != without and not _model(arms[base]) and not removed(arms[base]):
+    if base in arms and base != without and not removed(arms[base]):
         return base, without
     plain = [a for a, r in arms.items() if a != without and not removed(r) and not _model(r)
              and _over(r).get("augment", "paper") == "paper" and not _over(r).get("remove")]
@@ -91,6 +92,19 @@ def benefit_measure(removed: Callable[[dict], bool]):
         return Measured(ours, verdict(effect, se), _test(effect, se, paired_, n))
 
     return measure
+
+
+def lrn_measure(record: dict) -> Measured:
+    """§3.3's LRN benefit, testable only where LRN normalises: in the default scaled net (inputs ÷64, α = 1e-4) its
+    data-dependent factor is ≈ 1 and the layer is a constant ×k^−β, so an ablation of it tests a rescaling (chapter
+    3.3). Arms with α rescaled with the inputs (``lrn_alpha``, :mod:`alexnet.experiments.lrn_scale`) test it."""
+    m = benefit_measure(_lrn_off)(record)
+    pair = arm_pair(record["data"], _lrn_off)
+    if pair is not None and "lrn_alpha" not in _model(pair[0]):
+        return Measured(m.ours, NOT_TESTABLE, "the arms test a rescaling, not a normalisation (LRN's factor ≈ 1 in "
+                                              "this net); would test it: the faithful arms of lrn_scale "
+                                              f"(α rescaled with the inputs). Measured: {m.statistic}")
+    return m
 
 
 def overfitting_measure(removed: Callable[[dict], bool]):
@@ -247,7 +261,7 @@ REMOVED = {"towers": _one_tower, "lrn": _lrn_off, "pooling": _plain_pool, "pca":
 MEASURES: dict[str, tuple[str, str | None, Callable[[dict], Measured]]] = {
     "fig1": ("fig1_relu_tanh", None, fig1_measure),
     "towers": ("towers_ablation", None, benefit_measure(REMOVED["towers"])),
-    "lrn": ("lrn_ablation", None, benefit_measure(REMOVED["lrn"])),
+    "lrn": ("lrn_ablation", None, lrn_measure),
     "pooling": ("pooling_ablation", None, benefit_measure(REMOVED["pooling"])),
     "no_augmentation": ("augmentation_ablation", None, overfitting_measure(_no_aug)),
     "pca": ("augmentation_ablation", None, benefit_measure(REMOVED["pca"])),
