@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
+from . import paper
 from .device_data import autocast_dtype
 from .errors import AlexNetError
 
@@ -41,7 +42,7 @@ class BatchedTrainer:
     ``"auto"`` picks vmap on CUDA and the loop elsewhere. Both compute the same function.
     """
 
-    def __init__(self, models: Sequence[nn.Module], lrs: Sequence[float], *, momentum: float = 0.9,
+    def __init__(self, models: Sequence[nn.Module], lrs: Sequence[float], *, momentum: float = paper.MOMENTUM,
                  weight_decay: float = 0.0, device=None, amp: bool = True, compile: bool = False,
                  mode: str = "auto"):
         if not models:
