@@ -48,9 +48,6 @@ def export_checkpoint(src: str | Path, dst: str | Path) -> Path:
     return dst
 
 
-# the name learning.shipped_run_history imports; the lookup itself is alexnet.checkpoint's, not a copy
-default_checkpoint = find_shipped_checkpoint
-
 
 # ---------------------------------------------------------------- the error table
 
