@@ -13,7 +13,6 @@ protocol); :func:`alexnet.plan.plan_jobs` counts the work and projects the GPU t
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time

@@ -1,6 +1,5 @@
 """Faults reported from the field, each with the other members of its kind (one section per kind)."""
 import errno
-import json
 import os
 import shutil
 import subprocess

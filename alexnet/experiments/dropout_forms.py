@@ -25,7 +25,7 @@ from torch import nn
 
 from .. import paper
 from ..data import load_imageset
-from ..model import PaperDropout, alexnet_cifar
+from ..model import alexnet_cifar
 from ..optim import PaperSGD, param_groups
 from ..profiles import Profile, default_device, get_profile
 from ..train import epoch_batches, mix_seed

@@ -113,7 +113,6 @@ def compare_ddp_with_one_process(workdir: str | Path, *, processes: int = 2, epo
     torchrun with ``processes`` gloo processes, and as one process. Returns the largest weight difference, both
     histories, the files each run wrote and the wall time of each launch (start-up included)."""
     import subprocess
-    import sys
 
     workdir = Path(workdir)
     package_parent = str(Path(__file__).resolve().parents[2])

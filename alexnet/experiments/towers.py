@@ -16,7 +16,6 @@ comparison are in :mod:`alexnet.experiments.multi_gpu`.
 from __future__ import annotations
 
 import copy
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
