@@ -40,9 +40,9 @@ def _predict_ways(model: torch.nn.Module, data: ImageSet, aug: BatchAugment, way
         for i in range(0, len(data), batch_size):
             u8 = data.images[i:i + batch_size].to(device)
             if "centre" in out:
-                out["centre"].append(F.softmax(model(aug.eval(u8)).float(), dim=1).cpu())
+                out["centre"].append(F.softmax(model(aug.centre_crop(u8)).float(), dim=1).cpu())
             if "ten_crop" in out:
-                out["ten_crop"].append(ten_crop_predict(model, aug.eval_ten(u8)).cpu())
+                out["ten_crop"].append(ten_crop_predict(model, aug.ten_crops(u8)).cpu())
     finally:
         model.train(was_training)
     return {w: torch.cat(p) for w, p in out.items()}

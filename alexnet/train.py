@@ -252,7 +252,7 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
             # under DDP, rank r's j-th image sits at position j·W + r of the global batch: repeating each local
             # image W times and keeping rows r, r+W, ... gives it exactly the crop/flip/PCA draws one process
             # would have made for that position
-            x = aug.train(u8.repeat_interleave(world, 0) if world > 1 else u8, gen)
+            x = aug.augment(u8.repeat_interleave(world, 0) if world > 1 else u8, gen)
             if world > 1:
                 x = x[rank::world]
             if channels_last:  # perf (see the performance appendix)

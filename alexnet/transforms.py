@@ -145,7 +145,9 @@ class BatchAugment:
                                f"{self.stats.mean_image.shape[-1]} px: statistics from another dataset?")
         return u8.float() - self.stats.mean_image.to(u8.device)
 
-    def train(self, u8: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def augment(self, u8: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """N×3×c×c training inputs (§4.1): a random c×c crop and mirror, then PCA lighting, as ``mode`` says;
+        ``"none"`` gives the centre crop. Random draws come from ``generator``."""
         x = self._centred(u8)
         augment = self.mode != "none"
         x = random_crop_flip(x, self.crop_size, generator, flip=augment, crop=augment)
@@ -153,10 +155,10 @@ class BatchAugment:
             x = pca_lighting(x, self.stats.eigvals, self.stats.eigvecs, self.pca_std, generator)
         return x.contiguous()
 
-    def eval(self, u8: torch.Tensor) -> torch.Tensor:
-        """The centre crop."""
+    def centre_crop(self, u8: torch.Tensor) -> torch.Tensor:
+        """N×3×c×c test inputs: the centre crop, mean subtracted."""
         return random_crop_flip(self._centred(u8), self.crop_size, None, flip=False, crop=False).contiguous()
 
-    def eval_ten(self, u8: torch.Tensor) -> torch.Tensor:
-        """10×N×3×c×c: the ten crops."""
+    def ten_crops(self, u8: torch.Tensor) -> torch.Tensor:
+        """10×N×3×c×c test inputs: the ten crops of §4.1 (four corners and the centre, and their mirrors)."""
         return ten_crops(self._centred(u8), self.crop_size)

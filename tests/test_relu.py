@@ -7,8 +7,9 @@ import torch
 from alexnet import get_profile, make_synthetic
 from alexnet import stats
 from alexnet.experiments import relu
+from alexnet.experiments.fig1_net import pooled_side
 from alexnet.experiments.relu import (FIG1_WIDTHS, NONLINEARITIES, FourLayerNet, fig1_table, four_layer_param_count,
-                                      pooled_side, relu_vs_tanh)
+                                      relu_vs_tanh)
 
 
 def _history(errors):

@@ -72,9 +72,9 @@ def test_batch_augment_modes():
     stats = compute_stats(images)
     g = torch.Generator().manual_seed(0)
     for mode in ("paper", "crop_flip", "none"):
-        assert BatchAugment(stats, 28, mode).train(images, g).shape == (8, 3, 28, 28)
+        assert BatchAugment(stats, 28, mode).augment(images, g).shape == (8, 3, 28, 28)
     none = BatchAugment(stats, 28, "none")
-    torch.testing.assert_close(none.train(images, g), none.eval(images))
-    assert BatchAugment(stats, 28).eval_ten(images).shape == (10, 8, 3, 28, 28)
+    torch.testing.assert_close(none.augment(images, g), none.centre_crop(images))
+    assert BatchAugment(stats, 28).ten_crops(images).shape == (10, 8, 3, 28, 28)
     with pytest.raises(AlexNetError):
         BatchAugment(stats, 28, "mixup")

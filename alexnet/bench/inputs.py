@@ -97,7 +97,7 @@ def time_input_ours(photos: BenchPhotos, device, batch_size: int, steps: int, wa
 
     def step(i):
         u8, y = placed.batch(order[i], prefetch=order[i + 1])
-        x = aug.train(u8, gen)
+        x = aug.augment(u8, gen)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return len(y)
@@ -120,5 +120,5 @@ def time_input_torchvision(photos: BenchPhotos, device, batch_size: int, steps: 
         return len(y)
 
     result = _rate(step, device, steps, warmup, budget_s)
-    del it
+    it = None  # drop the iterator now, so that its DataLoader workers shut down
     return {**result, "workers": workers}

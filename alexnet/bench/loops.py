@@ -65,5 +65,5 @@ def time_train_torchvision(photos: BenchPhotos, device, batch_size: int, steps: 
 
     with _cudnn_benchmark(device.type == "cuda"):
         result = _rate(step, device, steps, warmup, budget_s)
-    del it
+    it = None  # drop the iterator now, so that its DataLoader workers shut down
     return {**result, "workers": workers}

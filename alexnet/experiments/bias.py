@@ -126,7 +126,7 @@ def bias_input_dependence(data: ImageSet, arms: dict[str, dict] | None = None, n
     """:func:`input_dependence` of the scaled net at initialisation for each arm of the bias experiment, on the
     centre crops of the first ``n`` images of ``data``."""
     stats = compute_stats(data.images)
-    x = BatchAugment(stats, data.crop_size, "none").eval(data.images[:n])
+    x = BatchAugment(stats, data.crop_size, "none").centre_crop(data.images[:n])
     out = {}
     for arm, switches in (arms or BIAS_ARMS).items():
         torch.manual_seed(0)

@@ -131,7 +131,7 @@ def compare_forms(profile: Profile | None = None, *, epochs: int | None = None, 
     device = default_device()
     stats = compute_stats(train_set.images)
     aug = BatchAugment(stats, train_set.crop_size, "paper")
-    x_val = aug.eval(val_set.images)
+    x_val = aug.centre_crop(val_set.images)
     agreement = agreement_at_init(x_val[:256], train_set.num_classes, p, seed)
     nets, opts = {}, {}
     for form in FORMS:
@@ -145,7 +145,7 @@ def compare_forms(profile: Profile | None = None, *, epochs: int | None = None, 
         batches = epoch_batches(len(train_set), profile.batch_size, seed, epoch)
         steps_per_epoch = len(batches)
         for step, idx in enumerate(batches):
-            x = aug.train(train_set.images[idx], torch.Generator().manual_seed(mix_seed(seed, epoch, step)))
+            x = aug.augment(train_set.images[idx], torch.Generator().manual_seed(mix_seed(seed, epoch, step)))
             x, y = x.to(device), train_set.labels[idx].to(device)
             for form in FORMS:
                 torch.manual_seed(mix_seed(seed, epoch, step, 1))  # the same masks for both forms

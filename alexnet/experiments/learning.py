@@ -156,7 +156,7 @@ def _augmented_batches(train_set: ImageSet, aug: BatchAugment, epoch: int, seed:
     for step, idx in enumerate(epoch_batches(len(train_set), batch_size, seed, epoch)):
         torch.manual_seed(mix_seed(seed, epoch, step, 0))
         gen = torch.Generator(device=device).manual_seed(mix_seed(seed, epoch, step))
-        yield aug.train(train_set.images[idx].to(device), gen), train_set.labels[idx].to(device)
+        yield aug.augment(train_set.images[idx].to(device), gen), train_set.labels[idx].to(device)
 
 
 

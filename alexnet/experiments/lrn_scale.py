@@ -57,7 +57,7 @@ def factor_at_init_and_after(profile: Profile | None = None, *, epochs: int | No
     train_set = train_set or load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False)
     val_set = val_set or load_imageset(profile.dataset, "val", limit=profile.val_limit, progress=False)
     stats = compute_stats(train_set.images)
-    x = BatchAugment(stats, val_set.crop_size, "none").eval(val_set.images[:images])
+    x = BatchAugment(stats, val_set.crop_size, "none").centre_crop(val_set.images[:images])
     out = {}
     for arm, switches in (("default", {}), ("faithful", faithful_lrn_switches())):
         torch.manual_seed(seed)

@@ -48,7 +48,7 @@ from ..results import save_result, scale
 from ..stats import epochs_to_error
 from ..train import TrainConfig, train
 from .ablation import reusable_result
-from .fig1_net import FIG1_WIDTHS, INITS, FourLayerNet, four_layer_param_count, pooled_side  # noqa: F401
+from .fig1_net import FIG1_WIDTHS, FourLayerNet, four_layer_param_count
 from .progress import OverallProgress
 
 

@@ -133,7 +133,7 @@ def embed(model: torch.nn.Module, data: ImageSet, stats: DatasetStats, batch_siz
     aug = BatchAugment(stats.to(device), data.crop_size, "none")
     was = model.training
     model.eval()
-    codes = [model.penultimate(aug.eval(data.images[i:i + batch_size].to(device))).float().cpu()
+    codes = [model.penultimate(aug.centre_crop(data.images[i:i + batch_size].to(device))).float().cpu()
              for i in range(0, len(data), batch_size)]
     model.train(was)
     return torch.cat(codes)
@@ -173,7 +173,7 @@ def untrained_photo_probabilities(photos: ImageSet, n: int = 4, seed: int = 0) -
         u8 = u8.round().clamp(0, 255).to(torch.uint8)
     aug = BatchAugment(compute_stats(u8), paper.INPUT_SIDE, "none")
     with torch.no_grad():
-        p = F.softmax(model(aug.eval(u8)), dim=1)
+        p = F.softmax(model(aug.centre_crop(u8)), dim=1)
     entropy = -(p * p.clamp_min(1e-30).log()).sum(1)
     return {"max_probability": p.max(1).values.tolist(), "entropy": entropy.tolist(),
             "top1_class": p.argmax(1).tolist(),
