@@ -140,6 +140,17 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
                               f"({type(e).__name__}: {str(e).splitlines()[0][:100]})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT or "model" not in state:
         raise CheckpointError(f"{path} is not an alexnet checkpoint (expected format {FORMAT!r})")
+    return _in_current_names(state)
+
+
+def _in_current_names(state: dict) -> dict:
+    """The checkpoint's model switches (its ``identity`` and ``config``) in today's names: checkpoints written
+    before ``groups``/``conv_widths`` say ``towers``/``grouped`` (:func:`alexnet.model.upgrade_switches`)."""
+    from .model import upgrade_switches
+
+    for part in (state.get("identity"), state.get("config")):
+        if isinstance(part, dict) and isinstance(part.get("model"), dict):
+            part["model"] = upgrade_switches(part["model"])
     return state
 
 

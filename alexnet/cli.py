@@ -71,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--activation", default=None)
     t.add_argument("--no-lrn", action="store_true")
     t.add_argument("--pooling", default=None, choices=["overlap", "plain"])
-    t.add_argument("--towers", type=int, default=None, choices=[1, 2])
+    t.add_argument("--groups", type=int, default=None, choices=[1, 2],
+                   help="groups of conv2/4/5: 2 = the paper's two GPUs (default), 1 = no groups (§3.2)")
+    t.add_argument("--conv-widths", default=None, choices=["paper", "one_gpu"],
+                   help="paper: 96-256-384-384-256 (default); one_gpu: §3.2's one-GPU net, half the kernels")
     t.add_argument("--train-limit", type=_positive_int, default=None, help="use only this many training images")
     t.add_argument("--val-limit", type=_positive_int, default=None)
     t.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
@@ -119,7 +122,7 @@ def _train(args) -> int:
 
     model = {}
     for key, value in (("dropout", args.dropout), ("activation", args.activation), ("pooling", args.pooling),
-                       ("towers", args.towers)):
+                       ("groups", args.groups), ("conv_widths", args.conv_widths)):
         if value is not None:
             model[key] = value
     if args.no_lrn:

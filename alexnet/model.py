@@ -2,9 +2,8 @@
 
 ``AlexNet()`` is the paper's net: 227×227×3 in (or the paper's 224 with ``input_size=224``, see below), five
 convolutional layers, three fully connected ones, 60,965,224 parameters. conv2, conv4 and conv5 are grouped
-(``groups=2``): each half of their kernels sees only the maps of its own GPU ("tower"); conv3 and the FC layers
-see everything. Each keyword switches one of the
-paper's experiments:
+(``groups=2``): each half of their kernels sees only the maps of its own GPU (GPU 1 or GPU 2, the paper's two
+"towers"); conv3 and the FC layers see everything. Each keyword switches one of the paper's experiments:
 
 =============  ==========================================  ======================================
 keyword        paper                                       alternatives
@@ -14,13 +13,22 @@ lrn            ``True`` after conv1 and conv2 (§3.3)       ``False``; ``"consta
 lrn_alpha      α = 1e-4 (§3.3, no /n)                      e.g. :func:`alpha_rescaled_with_inputs`
 lrn_k          k = 2 (§3.3)                                e.g. 1 (Caffe's default, the 2012 cmrnorm)
 pooling        ``"overlap"``: z=3, s=2 (§3.4)              ``"plain"``: z=2, s=2
-towers         ``2``: grouped conv2/4/5 (§3.2)             ``1``: one GPU with half the kernels
-grouped        ``True``                                    ``False``: two towers' widths, no groups
+groups         ``2``: conv2/4/5 in two groups (§3.2)       ``1``: no groups (every kernel sees every map)
+conv_widths    ``"paper"``: 96-256-384-384-256 (§3.5)      ``"one_gpu"``: 48-128-192-192-256 (§3.2)
 dropout        ``0.5`` on fc6 and fc7 (§4.2)               any rate, 0 for none
 dropout_form   ``"paper"``: no rescaling, ×0.5 at test     ``"inverted"``: ``torch.nn.Dropout``
 bias_init      ``1.0`` on conv2/4/5, fc6, fc7 (§5)         e.g. ``0.1`` (Caffe), ``0.0``
 input_size     ``227``: conv1 tiles it exactly             ``224``: the paper's size, cuda-convnet's rule
 =============  ==========================================  ======================================
+
+**The two GPUs (§3.2)** are two keywords, in torchvision's and timm's terms. ``groups`` is the
+``groups=`` of ``nn.Conv2d`` for conv2, conv4 and conv5: 2 is the paper's connectivity (GPU 1's kernels see only
+GPU 1's maps), 1 the same widths with every connection. ``conv_widths`` names the table of conv widths:
+``"paper"`` is the two GPUs' kernels together; ``"one_gpu"`` is §3.2's comparison net, "half as many kernels in
+each convolutional layer trained on one GPU", except conv5, which keeps its 256 kernels (the paper's footnote: it
+feeds fc6, which holds most of the parameters). §3.2's ablation is ``groups=2`` against ``groups=1,
+conv_widths="one_gpu"`` (:data:`ONE_GPU`). ``width`` multiplies either table (the scaled net's 0.5). Checkpoints
+and results written before these names record ``towers``/``grouped``; :func:`upgrade_switches` reads them.
 
 **224 or 227.** §3.5 says 224×224×3. Without padding, (224 − 11)/4 + 1 = 54.25 is not a whole number, which is
 why Caffe and the torchvision-style ports crop 227. But cuda-convnet, the code the paper ran, computes a layer's
@@ -92,9 +100,26 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "abs_tan
                "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU}
 
 PAPER_WIDTHS = paper.CONV_WIDTHS
-ONE_TOWER_WIDTHS = tuple(c // 2 for c in PAPER_WIDTHS[:4]) + PAPER_WIDTHS[4:]  # §3.2: half the kernels, except
-#                                                                                 conv5, which feeds fc6
+ONE_GPU_WIDTHS = tuple(c // 2 for c in PAPER_WIDTHS[:4]) + PAPER_WIDTHS[4:]  # §3.2: half the kernels, except
+#                                                                               conv5, which feeds fc6
+CONV_WIDTHS = {"paper": PAPER_WIDTHS, "one_gpu": ONE_GPU_WIDTHS}
+ONE_GPU = {"groups": 1, "conv_widths": "one_gpu"}  # §3.2's one-GPU net, the ablation's other arm
 INPUT_SIDES = (paper.INPUT_SIDE, paper.INPUT_SIDE_PRINTED)  # 227 (no padding) and the paper's 224
+
+
+def upgrade_switches(switches: dict) -> dict:
+    """Model switches in today's names: ``towers``/``grouped``, which older checkpoints and stored results record,
+    become ``groups``/``conv_widths`` (towers=1 → :data:`ONE_GPU`; towers=2 → ``groups=2``, or 1 with
+    ``grouped=False``). Every other key passes unchanged; so does a dict without the old names. Raises
+    :class:`AlexNetError` for a value the old keywords never took."""
+    if "towers" not in switches and "grouped" not in switches:
+        return dict(switches)
+    out = {k: v for k, v in switches.items() if k not in ("towers", "grouped")}
+    towers, grouped = switches.get("towers", 2), switches.get("grouped", True)
+    if towers not in (1, 2) or grouped not in (True, False):
+        raise AlexNetError(f"towers={towers!r}, grouped={grouped!r}: not a model these keywords ever built")
+    new = dict(ONE_GPU) if towers == 1 else {"groups": 2 if grouped else 1}
+    return {**new, **out}
 
 
 def cuda_convnet_output_side(width: int, kernel: int, stride: int, padding: int = 0) -> int:
@@ -149,7 +174,7 @@ class AlexNet(nn.Module):
 
     def __init__(self, num_classes: int = 1000, *, activation: str = "relu", lrn: bool | str = True,
                  lrn_alpha: float = paper.LRN.alpha, lrn_k: float = paper.LRN.k,
-                 pooling: str = "overlap", towers: int = 2, grouped: bool = True, dropout: float = paper.DROPOUT_P,
+                 pooling: str = "overlap", groups: int = 2, conv_widths: str = "paper", dropout: float = paper.DROPOUT_P,
                  dropout_form: str = "paper", bias_init: float = 1.0, init: str = "paper", stem: str = "imagenet",
                  width: float = 1.0, hidden: int = paper.FC_UNITS, pool_output: int | None = None,
                  input_scale: float = 1.0, input_size: int = paper.INPUT_SIDE):
@@ -163,8 +188,11 @@ class AlexNet(nn.Module):
         self.input_size = input_size
         if pooling not in ("overlap", "plain"):
             raise AlexNetError(f"pooling must be 'overlap' (z=3, s=2) or 'plain' (z=2, s=2), got {pooling!r}")
-        if towers not in (1, 2):
-            raise AlexNetError(f"towers must be 2 (the paper) or 1 (one GPU, half the kernels), got {towers!r}")
+        if groups not in (1, 2):
+            raise AlexNetError(f"groups must be 2 (the paper's two GPUs, §3.2) or 1 (no groups), got {groups!r}")
+        if conv_widths not in CONV_WIDTHS:
+            raise AlexNetError(f"conv_widths must be 'paper' (96-256-384-384-256) or 'one_gpu' (§3.2's one-GPU "
+                               f"net, half the kernels but conv5's), got {conv_widths!r}")
         if stem not in ("imagenet", "cifar"):
             raise AlexNetError(f"stem must be 'imagenet' (227×227 input) or 'cifar' (28–32 px), got {stem!r}")
         if not 0.0 <= dropout < 1.0:
@@ -174,9 +202,7 @@ class AlexNet(nn.Module):
                                f"got {dropout_form!r}")
         drop = DROPOUT_FORMS[dropout_form]
         self.stem = stem
-        base = PAPER_WIDTHS if towers == 2 else ONE_TOWER_WIDTHS
-        c1, c2, c3, c4, c5 = (max(2, 2 * round(c * width / 2)) for c in base)  # even, so two groups split
-        g = 2 if (towers == 2 and grouped) else 1
+        c1, c2, c3, c4, c5 = (max(2, 2 * round(c * width / 2)) for c in CONV_WIDTHS[conv_widths])  # even: 2 groups
         pool = (lambda: nn.MaxPool2d(3, 2)) if pooling == "overlap" else (lambda: nn.MaxPool2d(2, 2))
         n, beta = paper.LRN.size, paper.LRN.beta
         norm = {True: lambda: LocalResponseNorm(n, lrn_alpha, beta, lrn_k),
@@ -185,11 +211,11 @@ class AlexNet(nn.Module):
                  else nn.Conv2d(3, c1, 5, padding=2))
         self.features = nn.Sequential(OrderedDict([
             ("conv1", conv1), ("act1", _activation(activation)), ("lrn1", norm()), ("pool1", pool()),
-            ("conv2", nn.Conv2d(c1, c2, 5, padding=2, groups=g)), ("act2", _activation(activation)),
+            ("conv2", nn.Conv2d(c1, c2, 5, padding=2, groups=groups)), ("act2", _activation(activation)),
             ("lrn2", norm()), ("pool2", pool()),
             ("conv3", nn.Conv2d(c2, c3, 3, padding=1)), ("act3", _activation(activation)),
-            ("conv4", nn.Conv2d(c3, c4, 3, padding=1, groups=g)), ("act4", _activation(activation)),
-            ("conv5", nn.Conv2d(c4, c5, 3, padding=1, groups=g)), ("act5", _activation(activation)),
+            ("conv4", nn.Conv2d(c3, c4, 3, padding=1, groups=groups)), ("act4", _activation(activation)),
+            ("conv5", nn.Conv2d(c4, c5, 3, padding=1, groups=groups)), ("act5", _activation(activation)),
             ("pool5", pool()),
         ]))
         side = pool_output or (6 if stem == "imagenet" else 2)
@@ -271,7 +297,7 @@ def alexnet(num_classes: int = 1000, **switches) -> AlexNet:
 def alexnet_cifar(num_classes: int = 10, *, width: float = 0.5, hidden: int = 1024, **switches) -> AlexNet:
     """The same family for 32×32 images (trained on 28×28 crops): conv widths ×0.5, FC layers of 1024.
 
-    Everything the paper varies still varies (ReLU, LRN, overlapping pools, two towers, dropout). The
+    Everything the paper varies still varies (ReLU, LRN, overlapping pools, two GPUs' groups, dropout). The
     differences are the 5×5 stride-1 stem, the widths, the adaptive pool to 2×2 before fc6, and the start:
     He-normal weights (fc8 keeps N(0, 0.01)), biases 0.1 where the paper puts 1 (Caffe's choice), and inputs
     divided by 64. Measured on the CIFAR sample (quick profile): the paper's N(0, 0.01) with bias 1 leaves the

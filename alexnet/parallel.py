@@ -6,8 +6,8 @@
     from those kernel maps in layer 3 which reside on the same GPU." (§3.2)
 
 :class:`ModelParallelAlexNet` splits every layer of a grouped :class:`~alexnet.model.AlexNet` by its *output*
-units: GPU 1's tower (``tower_a``, device 0) holds the first half of conv1…fc8's kernels/neurons, GPU 2's
-(``tower_b``, device 1) the second.
+units: GPU 1 (``gpu1``, device 0) holds the first half of conv1…fc8's kernels/neurons, GPU 2 (``gpu2``,
+device 1) the second.
 conv2, conv4 and conv5 are the grouped layers, so each tower's half sees only its own maps and needs nothing
 from the other device. Activations cross exactly where the paper crosses:
 
@@ -143,8 +143,8 @@ def _check_groupable(model: nn.Module) -> None:
         raise AlexNetError(f"ModelParallelAlexNet splits an alexnet.AlexNet, got {type(model).__name__}")
     groups = {n: model.features.get_submodule(n).groups for n in ("conv2", "conv4", "conv5")}
     if set(groups.values()) != {2}:
-        raise AlexNetError(f"ModelParallelAlexNet needs the two-tower grouped net (towers=2, grouped=True); this "
-                           f"one has groups {groups}: with one tower there is nothing to split")
+        raise AlexNetError(f"ModelParallelAlexNet needs the paper's grouped net (groups=2, §3.2); this one has "
+                           f"groups {groups}: without two groups there is nothing to split")
 
 
 def _default_devices() -> tuple[str, str]:
@@ -152,7 +152,7 @@ def _default_devices() -> tuple[str, str]:
 
 
 class ModelParallelAlexNet(nn.Module):
-    """§3.2's net on two devices: GPU 1's tower (``tower_a``) on ``devices[0]``, GPU 2's (``tower_b``) on
+    """§3.2's net on two devices: GPU 1's half (``gpu1``) on ``devices[0]``, GPU 2's (``gpu2``) on
     ``devices[1]``.
 
     Build it fresh (``ModelParallelAlexNet(num_classes, devices=..., arch=..., **switches)``, the same switches
@@ -178,28 +178,28 @@ class ModelParallelAlexNet(nn.Module):
             raise AlexNetError(f"ModelParallelAlexNet needs exactly two devices, got {devices!r}")
         self.lrn_halo = lrn_halo
         self.stem, self.input_scale = source.stem, source.input_scale
-        self.tower_a = Tower(source, 0).to(self.devices[0])
-        self.tower_b = Tower(source, 1).to(self.devices[1])
+        self.gpu1 = Tower(source, 0).to(self.devices[0])
+        self.gpu2 = Tower(source, 1).to(self.devices[1])
         # an empty copy of the grouped net (on the meta device: no memory), kept outside the module tree so
         # that parameters() sees only the towers; to_grouped() fills a copy of it
         meta = {id(p): nn.Parameter(torch.empty_like(p, device="meta"), p.requires_grad) for p in source.parameters()}
         object.__setattr__(self, "_template", copy.deepcopy(source, meta))
         self.traffic = TrafficLog()
-        self.trace: list | None = None  # set to [] to record (stage, shape on A, shape on B) per forward stage
+        self.trace: list | None = None  # set to [] to record (stage, shape on GPU 1, shape on GPU 2) per forward stage
 
     @classmethod
     def from_grouped(cls, model: AlexNet, devices=None, lrn_halo: bool = True) -> "ModelParallelAlexNet":
-        """Split a grouped AlexNet (towers=2, grouped=True, any stem and switches) over two devices."""
+        """Split a grouped AlexNet (``groups=2``, any stem and other switches) over two devices."""
         return cls(devices=devices, lrn_halo=lrn_halo, source=model)
 
     def to_grouped(self, device=None) -> AlexNet:
         """The same weights as one grouped AlexNet on ``device`` (default: ``devices[0]``)."""
         model = copy.deepcopy(self._template).to_empty(device=device or self.devices[0])
-        model.to(self.tower_a.conv1.weight.dtype)
+        model.to(self.gpu1.conv1.weight.dtype)
         with torch.no_grad():
             for name in LAYERS:
                 whole = model.get_submodule(("features." if name.startswith("conv") else "classifier.") + name)
-                a, b = getattr(self.tower_a, name), getattr(self.tower_b, name)
+                a, b = getattr(self.gpu1, name), getattr(self.gpu2, name)
                 whole.weight.copy_(torch.cat([a.weight.to(whole.weight.device), b.weight.to(whole.weight.device)]))
                 whole.bias.copy_(torch.cat([a.bias.to(whole.bias.device), b.bias.to(whole.bias.device)]))
         return model.train(self.training)
@@ -217,7 +217,7 @@ class ModelParallelAlexNet(nn.Module):
         grouped = copy.deepcopy(self._template).to_empty(device="cpu")
         result = grouped.load_state_dict(state_dict, strict=strict)
         with torch.no_grad():
-            for tower, part in ((self.tower_a, 0), (self.tower_b, 1)):
+            for tower, part in ((self.gpu1, 0), (self.gpu2, 1)):
                 fresh = Tower(grouped, part)
                 for name in LAYERS:
                     getattr(tower, name).weight.copy_(getattr(fresh, name).weight)
@@ -247,7 +247,7 @@ class ModelParallelAlexNet(nn.Module):
 
     def _lrn(self, name: str, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each tower's LRN (§3.3); with the halo, the windows at the tower boundary see the other tower's maps."""
-        norm_a, norm_b = getattr(self.tower_a, name), getattr(self.tower_b, name)
+        norm_a, norm_b = getattr(self.gpu1, name), getattr(self.gpu2, name)
         half = getattr(norm_a, "size", 1) // 2
         if not self.lrn_halo or half == 0 or isinstance(norm_a, nn.Identity):
             return norm_a(a), norm_b(b)
@@ -259,7 +259,7 @@ class ModelParallelAlexNet(nn.Module):
         """Run each tower's own layers ``names`` on its own device: no communication."""
         a, b = x_for_a, x_for_b
         for name in names:
-            a, b = getattr(self.tower_a, name)(a), getattr(self.tower_b, name)(b)
+            a, b = getattr(self.gpu1, name)(a), getattr(self.gpu2, name)(b)
         return a, b
 
     def _crossed(self, a: torch.Tensor, b: torch.Tensor, label: str):

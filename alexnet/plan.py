@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .model import ONE_GPU
+
 # Assumed MFU of our CIFAR-sized nets at batch 128 (small convolutions leave most of a big GPU idle): a stated
 # assumption, to be replaced by the device check's measurement.
 ASSUMED_MFU = {"H100": 0.10, "H200": 0.10, "A100": 0.15, "T4": 0.20, "L4": 0.20}
@@ -22,7 +24,7 @@ BATCH = 128
 
 # the arms' model switches per ablation job (the depth arm removes conv4: counted as the full net, an upper bound)
 ABLATION_ARMS = {
-    "lrn": [{}, {"lrn": False}], "pooling": [{}, {"pooling": "plain"}], "towers": [{}, {"towers": 1}],
+    "lrn": [{}, {"lrn": False}], "pooling": [{}, {"pooling": "plain"}], "towers": [{}, ONE_GPU],
     "augmentation": [{}, {}, {}], "dropout": [{}, {"dropout": 0.0}], "depth": [{}, {}],
 }
 

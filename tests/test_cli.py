@@ -56,7 +56,7 @@ def test_checkpoint_errors(tmp_path):
     assert run_cli("train", *SMALL, "--epochs", "1", "--checkpoint-dir", ck).returncode == 0
     # another architecture on resume: refused, checkpoint untouched
     before = (ck / "last.pt").read_bytes()
-    proc = run_cli("train", *SMALL, "--epochs", "2", "--checkpoint-dir", ck, "--resume", "--towers", "1")
+    proc = run_cli("train", *SMALL, "--epochs", "2", "--checkpoint-dir", ck, "--resume", "--groups", "1")
     one_clear_line(proc, 2, "different")
     assert (ck / "last.pt").read_bytes() == before
     # a corrupt checkpoint: named, not loaded

@@ -10,6 +10,7 @@ from alexnet.checkpoint import find_shipped_checkpoint, load_checkpoint, save_ch
 from alexnet import paper, stats
 from alexnet.experiments import bias, depth, learning, results_figs, scorecard
 from alexnet.experiments.ablation import pack_mask, unpack_mask
+from alexnet.model import ONE_GPU
 from alexnet.figures.learning import plot_schedule
 from alexnet.transforms import compute_stats
 
@@ -164,7 +165,7 @@ def test_scorecard_rows_come_from_the_registry_and_verdicts_from_stats():
         "lrn_ablation": _ablation("lrn_ablation", {"model": {"lrn": False}}, 0.300, 0.330),
         "pooling_ablation": _ablation("pooling_ablation", {"model": {"pooling": "plain"}}, 0.33, 0.30),  # opposite
         # baseline chosen as the ablated arm: the scorecard must still read the sign right
-        "towers_ablation": _ablation("towers_ablation", {"model": {"towers": 1}}, 0.300, 0.305, baseline="without"),
+        "towers_ablation": _ablation("towers_ablation", {"model": ONE_GPU}, 0.300, 0.305, baseline="without"),
         "depth_ablation": _ablation("depth_ablation", {"remove": ["conv4"]}, 0.30, 0.299),
     }
     rows = scorecard.build_scorecard(results)

@@ -6,7 +6,7 @@ from alexnet import AlexNet, AlexNetError, alexnet, alexnet_cifar, count_paramet
 
 def test_paper_parameter_counts():
     assert count_parameters(alexnet()) == 60_965_224
-    assert count_parameters(AlexNet(grouped=False)) == 62_378_344
+    assert count_parameters(AlexNet(groups=1)) == 62_378_344
 
 
 def test_paper_forward_cost_and_shapes_at_227():
@@ -54,9 +54,15 @@ def test_paper_initialisation():
 
 
 def test_switches():
-    one = AlexNet(towers=1)
-    assert one.features.conv1.out_channels == 48 and one.features.conv5.out_channels == 256
-    assert one.features.conv2.groups == 1
+    one = AlexNet(groups=1, conv_widths="one_gpu")  # §3.2: one GPU, half the kernels but conv5's
+    widths = [one.features.get_submodule(f"conv{i}").out_channels for i in range(1, 6)]
+    assert widths == [48, 128, 192, 192, 256]
+    assert {one.features.get_submodule(f"conv{i}").groups for i in (2, 4, 5)} == {1}
+    assert {alexnet().features.get_submodule(f"conv{i}").groups for i in (2, 4, 5)} == {2}
+    assert AlexNet(groups=2, conv_widths="one_gpu").features.conv4.groups == 2
+    for bad in ({"groups": 3}, {"conv_widths": "half"}):
+        with pytest.raises(AlexNetError, match=next(iter(bad))):
+            AlexNet(**bad)
     assert isinstance(AlexNet(activation="tanh").features.act1, torch.nn.Tanh)
     assert isinstance(AlexNet(lrn=False).features.lrn1, torch.nn.Identity)
     assert AlexNet(pooling="plain").features.pool1.kernel_size == 2

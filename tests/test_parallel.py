@@ -28,9 +28,9 @@ def test_outputs_and_gradients_equal_the_grouped_net_float64(switches):
     out_g.sum().backward()
     out_s.sum().backward()
     assert torch.allclose(grouped.features.conv3.weight.grad,
-                          torch.cat([split.tower_a.conv3.weight.grad, split.tower_b.conv3.weight.grad]), atol=1e-12)
+                          torch.cat([split.gpu1.conv3.weight.grad, split.gpu2.conv3.weight.grad]), atol=1e-12)
     assert torch.allclose(grouped.features.conv1.weight.grad,
-                          torch.cat([split.tower_a.conv1.weight.grad, split.tower_b.conv1.weight.grad]), atol=1e-12)
+                          torch.cat([split.gpu1.conv1.weight.grad, split.gpu2.conv1.weight.grad]), atol=1e-12)
 
 
 def test_penultimate_equals_the_grouped_net():
@@ -71,16 +71,16 @@ def test_round_trip_and_grouped_state_dict():
 
 def test_to_keeps_the_split_and_tower_sizes():
     _, split = pair(torch.float32)
-    assert split.to("cpu") is split and split.tower_a.conv1.weight.device.type == "cpu"
-    assert split.tower_a.conv2.weight.shape[0] == split.tower_b.conv2.weight.shape[0] == 64
-    assert split.tower_a.conv3.weight.shape[1] == 128  # conv3 sees both towers' maps
-    assert split.tower_a.conv4.weight.shape[1] == 96  # conv4 sees its own tower's only
-    assert split.tower_a.fc6.in_features == 512 and split.tower_a.fc6.out_features == 512
-    assert split.to(torch.float64).tower_b.fc8.weight.dtype == torch.float64
+    assert split.to("cpu") is split and split.gpu1.conv1.weight.device.type == "cpu"
+    assert split.gpu1.conv2.weight.shape[0] == split.gpu2.conv2.weight.shape[0] == 64
+    assert split.gpu1.conv3.weight.shape[1] == 128  # conv3 sees both towers' maps
+    assert split.gpu1.conv4.weight.shape[1] == 96  # conv4 sees its own tower's only
+    assert split.gpu1.fc6.in_features == 512 and split.gpu1.fc6.out_features == 512
+    assert split.to(torch.float64).gpu2.fc8.weight.dtype == torch.float64
 
 
-def test_one_tower_and_ungrouped_nets_are_refused():
-    for model in (alexnet_cifar(towers=1), alexnet_cifar(grouped=False)):
+def test_one_gpu_and_ungrouped_nets_are_refused():
+    for model in (alexnet_cifar(groups=1, conv_widths="one_gpu"), alexnet_cifar(groups=1)):
         with pytest.raises(AlexNetError):
             ModelParallelAlexNet.from_grouped(model, devices=CPU2)
 

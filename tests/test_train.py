@@ -41,7 +41,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
 def test_resume_refuses_another_architecture(tmp_path):
     train(small(epochs=1, checkpoint_dir=str(tmp_path)), progress=False)
     with pytest.raises(CheckpointError, match="different"):
-        train(small(epochs=2, checkpoint_dir=str(tmp_path), resume=True, model={"towers": 1}), progress=False)
+        train(small(epochs=2, checkpoint_dir=str(tmp_path), resume=True, model={"groups": 1}), progress=False)
 
 
 def test_truncated_checkpoint_is_named_and_previous_is_used(tmp_path):

@@ -44,8 +44,8 @@ def parameter_counts() -> dict[str, dict[str, int]]:
     the modules themselves."""
     import torchvision
 
-    return {"ours: the paper's net (2 towers, grouped conv2/4/5)": parameter_split(alexnet()),
-            "ours without groups (every kernel sees every map)": parameter_split(AlexNet(grouped=False)),
+    return {"ours: the paper's net (groups=2: conv2/4/5 split over GPU 1 and GPU 2)": parameter_split(alexnet()),
+            "ours without groups (every kernel sees every map)": parameter_split(AlexNet(groups=1)),
             "torchvision.models.alexnet (64-192-384-256-256, no LRN)":
                 parameter_split(torchvision.models.alexnet(weights=None))}
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import paper
+from ..model import ONE_GPU, upgrade_switches
 from ..stats import (INCONCLUSIVE, NOT_TESTABLE, Paired, binomial_se, describe, ratio_interval, ratio_verdict,
                      seed_spread, unpaired_difference_se, verdict)
 from .ablation import compare_arms
@@ -35,7 +36,8 @@ class Measured:
 
 
 def _model(arm: dict) -> dict:
-    return (arm.get("overrides") or {}).get("model", {}) or {}
+    """An arm's model switches, in today's names (results stored before ``groups`` say ``towers``)."""
+    return upgrade_switches((arm.get("overrides") or {}).get("model", {}) or {})
 
 
 def _over(arm: dict) -> dict:
@@ -235,7 +237,7 @@ def _plain_pool(r):
 
 
 def _one_tower(r):
-    return _model(r).get("towers") == 1 or _model(r).get("groups") == 1
+    return _model(r).get("conv_widths") == ONE_GPU["conv_widths"]
 
 
 def _no_pca(r):

@@ -23,7 +23,7 @@ import torch
 
 from .. import paper
 from ..data import ImageSet, load_imageset
-from ..model import AlexNet, build_model, count_parameters
+from ..model import ONE_GPU, AlexNet, build_model, count_parameters
 from ..parallel import LAYERS, PAPER_CROSSINGS, ModelParallelAlexNet, allreduce_bytes_per_gpu, measure_crossings
 from ..profiles import Profile, get_profile
 from ..scratch import scratch_checkpoint_dir
@@ -31,7 +31,7 @@ from ..train import TrainConfig, TrainResult, train
 from .ablation import AblationResult, base_config, run_ablation
 from .ablation_report import ablation_verdict, ablation_vs_paper
 
-ABLATION_ARMS = {"two_towers": {}, "one_tower": {"model": {"towers": 1}}}
+ABLATION_ARMS = {"two_towers": {}, "one_tower": {"model": dict(ONE_GPU)}}  # GPU 1 + GPU 2 against one GPU
 CIFAR_INPUT = 28  # the scaled net's training crop
 
 
@@ -56,7 +56,7 @@ def equality_report(grouped: AlexNet, *, devices=("cpu", "cpu"), batch_size: int
         for name in LAYERS:
             whole = grouped.get_submodule(("features." if name.startswith("conv") else "classifier.") + name)
             for kind in ("weight", "bias"):
-                halves = [getattr(getattr(t, name), kind).grad.to(x.device) for t in (split.tower_a, split.tower_b)]
+                halves = [getattr(getattr(t, name), kind).grad.to(x.device) for t in (split.gpu1, split.gpu2)]
                 joined = torch.cat(halves)
                 grad_diff = max(grad_diff, (getattr(whole, kind).grad - joined).abs().max().item())
     finally:
@@ -210,8 +210,8 @@ def history_table(runs: dict[str, list[dict]], seconds: bool = False) -> str:
 
 def towers_ablation(profile: Profile | None = None, base: dict | None = None,
                     checkpoint_dir: str | Path | None = None) -> tuple[AblationResult, Path]:
-    """§3.2's ablation through :func:`~alexnet.experiments.run_ablation`, saved as ``towers_ablation``: two towers
-    (baseline) against one tower with half the kernels (``towers=1``). The paper: one tower is worse by
+    """§3.2's ablation through :func:`~alexnet.experiments.run_ablation`, saved as ``towers_ablation``: the two GPUs'
+    net (baseline, ``groups=2``) against one GPU with half the kernels (``groups=1, conv_widths="one_gpu"``). The paper: one tower is worse by
     :data:`alexnet.paper.TOWERS_BENEFIT`.
 
     The two-tower arm's weights are kept in ``checkpoint_dir`` (by default
