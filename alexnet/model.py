@@ -174,8 +174,9 @@ class AlexNet(nn.Module):
 
     def __init__(self, num_classes: int = 1000, *, activation: str = "relu", lrn: bool | str = True,
                  lrn_alpha: float = paper.LRN.alpha, lrn_k: float = paper.LRN.k,
-                 pooling: str = "overlap", groups: int = 2, conv_widths: str = "paper", dropout: float = paper.DROPOUT_P,
-                 dropout_form: str = "paper", bias_init: float = 1.0, init: str = "paper", stem: str = "imagenet",
+                 pooling: str = "overlap", groups: int = 2, conv_widths: str = "paper",
+                 dropout: float = paper.DROPOUT_P, dropout_form: str = "paper", bias_init: float = 1.0,
+                 init: str = "paper", stem: str = "imagenet",
                  width: float = 1.0, hidden: int = paper.FC_UNITS, pool_output: int | None = None,
                  input_scale: float = 1.0, input_size: int = paper.INPUT_SIDE):
         super().__init__()

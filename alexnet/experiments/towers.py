@@ -210,9 +210,9 @@ def history_table(runs: dict[str, list[dict]], seconds: bool = False) -> str:
 
 def towers_ablation(profile: Profile | None = None, base: dict | None = None,
                     checkpoint_dir: str | Path | None = None) -> tuple[AblationResult, Path]:
-    """§3.2's ablation through :func:`~alexnet.experiments.run_ablation`, saved as ``towers_ablation``: the two GPUs'
-    net (baseline, ``groups=2``) against one GPU with half the kernels (``groups=1, conv_widths="one_gpu"``). The paper: one tower is worse by
-    :data:`alexnet.paper.TOWERS_BENEFIT`.
+    """§3.2's ablation through :func:`~alexnet.experiments.run_ablation`, saved as ``towers_ablation``: the two
+    GPUs' net (baseline, ``groups=2``) against one GPU with half the kernels (:data:`alexnet.model.ONE_GPU`,
+    ``groups=1, conv_widths="one_gpu"``). The paper: one GPU is worse by :data:`alexnet.paper.TOWERS_BENEFIT`.
 
     The two-tower arm's weights are kept in ``checkpoint_dir`` (by default
     :func:`alexnet.scratch.scratch_checkpoint_dir`) for the specialisation measurement; the folder is left out
