@@ -144,7 +144,7 @@ def describe_record_scale(record: dict) -> str:
     parts = [str(s.get("dataset", "?"))]
     if s.get("train_images"):
         parts.append(f"{s['train_images']:,} train" + (f" / {s['val_images']:,} test" if s.get("val_images") else ""))
-    parts += [f"{s['epochs']} epochs"] if s.get("epochs") else []
+    parts += [f"{s['epochs']} epoch{'s' if s['epochs'] != 1 else ''}"] if s.get("epochs") else []
     parts += [f"{s['seeds']} seed{'s' if s['seeds'] != 1 else ''}"] if s.get("seeds") else []
     return ", ".join(parts + [f"device {s.get('device', '?')}"])
 
