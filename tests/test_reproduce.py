@@ -141,3 +141,34 @@ def test_a_spent_budget_starts_nothing_and_still_writes_the_record(tmp_path, cap
                                                                    "lrn": "skipped: time budget"}
     assert json.loads((tmp_path / "reproduce.json").read_text())["jobs"] == report["jobs"]
     assert "skipped" in capsys.readouterr().out
+
+
+# each chapter's call, which reproduce's job makes with the same arguments (so that each finds the other's result)
+CHAPTER_CALLS = {"03_2_multi_gpu": "T.towers_ablation(P)", "03_3_lrn": "L.run_lrn_ablation(P,",
+                 "03_4_pooling": "PL.run_pooling_ablation(P)", "04_1_augmentation": "A.augmentation_ablation(P)",
+                 "04_2_dropout": "D.dropout_ablation(P)", "05_learning": "L.main_run(P, train_set=train_set",
+                 "06_results": "R.save_results_table(table, info, test_set, len(train_set), P)"}
+
+
+@pytest.mark.parametrize("chapter,call", CHAPTER_CALLS.items())
+def test_the_chapters_make_the_calls_reproduce_makes(chapter, call):
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "book" / f"{chapter}.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert call in code
+    assert "base={\"epochs\"" not in code  # epochs per arm come from alexnet.profiles.experiment_epochs
+
+
+def test_the_device_a_run_asks_for_is_every_experiments_device(monkeypatch):
+    import torch
+
+    from alexnet.errors import AlexNetError
+
+    monkeypatch.setenv("ALEXNET_DEVICE", "cpu")
+    assert profiles.default_device() == torch.device("cpu")
+    monkeypatch.setenv("ALEXNET_DEVICE", "gpu")
+    with pytest.raises(AlexNetError, match="unknown device 'gpu'"):
+        profiles.default_device()
