@@ -11,7 +11,7 @@ over the device's peak; "n/a" on a CPU unless a peak is given). ``reproduce.json
 was reused, wall times, rates); it is a record, not a key for reuse.
 
 The scale of each profile is :data:`alexnet.profiles.REPRODUCE_SCALES` (quick is the chapters' own scale, one seed;
-several seeds per arm are the full profile's); :func:`alexnet.plan.plan_jobs` counts the work and projects the GPU
+several seeds per arm are the full profile's); :func:`alexnet.plan.job_work` counts the work and projects the GPU
 time from it. Results made in the full profile go to their own place in the book's store
 (:func:`alexnet.results.book_store`).
 """
