@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--budget", type=_positive_float, default=None, metavar="SECONDS",
                    help="start no experiment that would end past this many seconds")
     r.add_argument("--peak-tflops", type=_positive_float, default=None, help="the device's peak, for MFU")
+    r.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     r.add_argument("--plan", action="store_true", help="print the counted work and projected GPU time; run nothing")
     r.add_argument("--mfu", type=_positive_float, default=None, help="with --plan: the MFU to project with")
     r.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -1,6 +1,6 @@
 """The work behind ``reproduce``, counted in model FLOPs, and the GPU time it projects to.
 
-Every job of :data:`alexnet.reproduce.JOBS` trains and evaluates known nets on a known number of images, so its
+Every job of :data:`alexnet.reproduce_jobs.JOBS` trains and evaluates known nets on a known number of images, so its
 work is counted, not guessed: multiply-adds per image from :func:`alexnet.summary.layer_table` (convolutions and
 linear layers), times 2 FLOPs per multiply-add, times 3 for a training step (forward + backward) or 1 for an
 evaluation pass. The time on a GPU is that count over a *stated* throughput: the device's dense bf16/fp16 peak
@@ -21,6 +21,10 @@ ASSUMED_MFU = {"H100": 0.10, "H200": 0.10, "A100": 0.15, "T4": 0.20, "L4": 0.20}
 # parameters): what bounds a small net at batch 128 on a big GPU. Stated, to be replaced by the device check's rates.
 ASSUMED_STEP_S = {"H100": 0.003, "H200": 0.003, "A100": 0.003, "T4": 0.004, "L4": 0.004}
 BATCH = 128
+
+# the result each ablation job stores (its epochs per arm: alexnet.profiles.experiment_epochs)
+ABLATION_RESULTS = {"lrn": "lrn_ablation", "pooling": "pooling_ablation", "towers": "towers_ablation",
+                    "augmentation": "augmentation_ablation", "dropout": "dropout_ablation", "depth": "depth_ablation"}
 
 # the arms' model switches per ablation job (the depth arm removes conv4: counted as the full net, an upper bound)
 ABLATION_ARMS = {
@@ -49,10 +53,10 @@ def fig1_macs() -> int:
 def job_work(job: str, profile_name: str) -> dict:
     """``{"train_images", "eval_images", "flops"}`` for one job at a profile's scale (Figure 1: the most it can
     train, every rate of its grid and extensions for the whole epoch budget; it usually stops earlier)."""
-    from .reproduce import SCALES, reproduce_profile
+    from .profiles import REPRODUCE_SCALES, experiment_epochs, reproduce_profile
 
     p = reproduce_profile(profile_name)
-    s = SCALES[profile_name]
+    s = REPRODUCE_SCALES[profile_name]
     n, v = s["train_images"], s["val_images"]
     if job == "fig1":
         f = s["fig1"]
@@ -65,7 +69,8 @@ def job_work(job: str, profile_name: str) -> dict:
     if job in ABLATION_ARMS:
         flops = train = evals = 0
         for arm in ABLATION_ARMS[job]:
-            t, e = p.seeds * p.ablation_epochs * n, p.seeds * p.ablation_epochs * v
+            epochs = experiment_epochs(p, ABLATION_RESULTS[job])
+            t, e = p.seeds * epochs * n, p.seeds * epochs * v
             macs = _macs(tuple(sorted(arm.items())))
             train, evals, flops = train + t, evals + e, flops + 6 * macs * t + 2 * macs * e
         if job == "augmentation":  # the ten-crop measurement of the paper arm: 1 + 10 crops of the test set
@@ -74,8 +79,11 @@ def job_work(job: str, profile_name: str) -> dict:
     if job == "bias":
         train = 6 * max(1, min(6, p.ablation_epochs)) * n
         return {"train_images": train, "eval_images": 0, "flops": 6 * _macs() * train, "steps": train // p.batch_size}
-    if job == "main":
-        train, evals = p.epochs * n, p.epochs * v + 11 * v
+    if job in ("main", "results"):
+        # the main run (chapter 5) evaluates after every epoch; chapter 6's model is the shipped checkpoint in
+        # quick (evaluated only, centre + ten crops) and trained with the same recipe elsewhere
+        train = 0 if job == "results" and profile_name == "quick" else p.epochs * n
+        evals = p.epochs * v if job == "main" else 11 * v
         return {"train_images": train, "eval_images": evals, "flops": 6 * _macs() * train + 2 * _macs() * evals,
                 "steps": train // p.batch_size}
     raise KeyError(job)
@@ -87,7 +95,7 @@ def project(profile_name: str = "full", gpu: str = "H100", mfu: float | None = N
     ``step_s`` per optimizer step (default :data:`ASSUMED_STEP_S`). Returns ``{"gpu", "peak_tflops", "mfu",
     "step_s", "jobs": {job: work + seconds}, "flops", "seconds"}``."""
     from .bench import peak_for_name
-    from .reproduce import JOBS
+    from .reproduce_jobs import JOBS
 
     peak = peak_for_name(gpu)
     if peak is None:

@@ -57,6 +57,48 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+# Experiments whose chapter trains another number of epochs per arm than the profile's ``ablation_epochs``; the
+# chapter and ``python -m alexnet reproduce`` both read them here (:func:`experiment_epochs`), so that a result one
+# of them stores is the one the other looks up.
+EXPERIMENT_EPOCHS = {
+    # chapter 3.2: 8 epochs per arm in quick keep the chapter within ~10 minutes on 2 CPU cores
+    "towers_ablation": lambda p: 8 if p.name == "quick" else p.ablation_epochs,
+    # chapter 4.2: §4.2 says dropout roughly doubles the iterations needed to converge, so each arm trains twice as long
+    "dropout_ablation": lambda p: 2 * p.ablation_epochs if p.meaningful else p.ablation_epochs,
+}
+
+
+def experiment_epochs(profile: Profile, experiment: str) -> int:
+    """Epochs per arm of ``experiment`` (a stored result's name) at ``profile``: :data:`EXPERIMENT_EPOCHS`, else
+    the profile's ``ablation_epochs``."""
+    rule = EXPERIMENT_EPOCHS.get(experiment)
+    return rule(profile) if rule else profile.ablation_epochs
+
+
+# The scale of each profile for ``python -m alexnet reproduce`` (read by alexnet.reproduce and alexnet.plan):
+# "profile": overrides of the profile's fields (quick has none: reproduce runs the chapters' own scale, one seed;
+# several seeds per arm are the full profile's job); "train_images" / "val_images": the images the plan counts;
+# "fig1": Figure 1's protocol (alexnet.experiments.fig1_protocol.Fig1Setup).
+REPRODUCE_SCALES: dict[str, dict] = {
+    "smoke": {"profile": {"train_limit": 64, "val_limit": 32}, "train_images": 64, "val_images": 32,
+              "fig1": {"epochs": 1, "batch_size": 32, "seeds": 1, "max_extensions": 0, "grid_size": 2}},
+    "quick": {"profile": {}, "train_images": 3728, "val_images": 846,
+              "fig1": {"epochs": 4, "batch_size": 32, "seeds": 2, "max_extensions": 1, "grid_size": 3,
+                       "conventions": ("raw",)}},
+    "full": {"profile": {"train_limit": None, "val_limit": None, "seeds": 3}, "train_images": 50_000,
+             "val_images": 10_000,
+             "fig1": {"epochs": 60, "batch_size": 128, "seeds": 3, "max_extensions": 3, "grid_size": 5}},
+}
+
+
+def reproduce_profile(name: str) -> Profile:
+    """The profile ``name`` at ``reproduce``'s scale (:data:`REPRODUCE_SCALES`); an unknown name is an
+    AlexNetError."""
+    if name not in REPRODUCE_SCALES:
+        raise AlexNetError(f"unknown profile {name!r}: choose one of {', '.join(REPRODUCE_SCALES)}")
+    return get_profile(name, **REPRODUCE_SCALES[name]["profile"])
+
+
 PHOTO_SOURCES = ("imagenet-sample", "imagenette")  # the photos, first choice first; only Imagenette downloads
 
 
@@ -103,7 +145,10 @@ def describe_on_disk(name: str, split: str = "val") -> str:
 
 
 def default_device() -> torch.device:
-    """cuda, then mps, then cpu."""
+    """``$ALEXNET_DEVICE`` where it is set (checked by :func:`resolve_device`; ``reproduce --device`` sets it),
+    else cuda, then mps, then cpu."""
+    if os.environ.get("ALEXNET_DEVICE"):
+        return resolve_device(os.environ["ALEXNET_DEVICE"])
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

@@ -7,7 +7,10 @@ Two stores:
 
 - **the book's** results, ``alexnet/stored_results/``: shipped with the package (so the scorecard shows them on
   Colab too) and written only when a maintainer asks, with ``ALEXNET_STORE_RESULTS=1`` (``python book/tools.py
-  run`` sets it);
+  run`` sets it). Results made in the ``full`` profile (a GPU's ``reproduce --profile full``, or a CPU run at
+  full CIFAR-10 scale) have their own place beside them, ``alexnet/stored_results/full/`` (:func:`book_store`):
+  the scorecard's "full scale" column and
+  :func:`alexnet.experiments.scorecard.full_scale_summary` read it;
 - **yours**: where a reader's quick and full runs go, ``$ALEXNET_RESULTS``, else ``~/.cache/alexnet/results``.
 
 Smoke runs write to a folder of their own (``alexnet-results-smoke/``), so they never overwrite a real result
@@ -28,11 +31,19 @@ from .profiles import Profile, default_device, get_profile
 from .provenance import made_by_current_code, provenance
 
 STORED_RESULTS = Path(__file__).resolve().parent / "stored_results"  # the book's, shipped as package data
+FULL_SCALE = "full"  # the profile whose results the book keeps apart, in STORED_RESULTS / "full"
+NEEDS_GPU = "not run yet: needs a GPU (python -m alexnet reproduce --profile full)"
 YOURS = "yours/"  # load_results' prefix for a reader's own results
 
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
+
+
+def book_store(profile_name: str) -> Path:
+    """The book's store for results made in profile ``profile_name``: ``stored_results/full/`` for the full
+    profile, ``stored_results/`` for the others."""
+    return STORED_RESULTS / FULL_SCALE if profile_name == FULL_SCALE else STORED_RESULTS
 
 
 def results_dir(profile: Profile | None = None) -> Path:
@@ -45,7 +56,7 @@ def results_dir(profile: Profile | None = None) -> Path:
     elif os.environ.get("ALEXNET_RESULTS"):
         path = Path(os.environ["ALEXNET_RESULTS"]).expanduser()
     elif _flag("ALEXNET_STORE_RESULTS"):
-        path = STORED_RESULTS
+        path = book_store(profile.name)
     else:
         path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alexnet" / "results"
     path.mkdir(parents=True, exist_ok=True)
@@ -72,10 +83,14 @@ def save_result(name: str, data: dict, scale: dict, profile: Profile | None = No
     return path
 
 
+RUN_RECORD = "reproduce"  # reproduce.json: the record of a reproduce run, kept beside the results, not a result
+
+
 def _read(folder: Path, source: str) -> dict[str, dict]:
     out = {}
     for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        out[p.stem] = {**json.loads(p.read_text()), "source": source}
+        if p.stem != RUN_RECORD:
+            out[p.stem] = {**json.loads(p.read_text()), "source": source}
     return out
 
 
@@ -90,7 +105,7 @@ def load_results(profile: Profile | None = None) -> dict[str, dict]:
     ``source`` is ``"book"`` or ``"yours"``."""
     out = _read(STORED_RESULTS, "book")
     own = results_dir(profile)
-    if own.resolve() != STORED_RESULTS.resolve():
+    if own.resolve() not in (STORED_RESULTS.resolve(), book_store(FULL_SCALE).resolve()):
         out.update({YOURS + name: record for name, record in _read(own, "yours").items()})
     return out
 
@@ -102,7 +117,7 @@ def reusable_result(name: str, profile: Profile | None = None, /, **scale) -> di
     profile = profile or get_profile()
     if not profile.meaningful or _flag("ALEXNET_RERUN"):
         return None
-    for folder in (results_dir(profile), STORED_RESULTS):
+    for folder in (results_dir(profile), book_store(profile.name)):
         path = folder / f"{name}.json"
         record = json.loads(path.read_text()) if path.exists() else None
         if made_by_current_code(record, profile.name, **scale):
@@ -116,6 +131,22 @@ def reuse_note(name: str, record: dict, seconds: float | None = None) -> str:
     took = f" ({seconds / 60:.0f} min on {record['scale'].get('device', '?')})" if seconds else ""
     return (f"[{name}: reusing the result measured on {record.get('saved_at', '?')} by this same code at this "
             f"scale{took}; set ALEXNET_RERUN=1 to run it again]")
+
+
+def load_full_scale() -> dict[str, dict]:
+    """The book's full-scale results (``stored_results/full/``) by name, each with ``source`` ``"full scale"``."""
+    return _read(book_store(FULL_SCALE), "full scale")
+
+
+def describe_record_scale(record: dict) -> str:
+    """``cifar10, 50,000 train / 5,000 test, 10 epochs, 2 seeds, device cpu`` from a record's scale."""
+    s = record.get("scale", {})
+    parts = [str(s.get("dataset", "?"))]
+    if s.get("train_images"):
+        parts.append(f"{s['train_images']:,} train" + (f" / {s['val_images']:,} test" if s.get("val_images") else ""))
+    parts += [f"{s['epochs']} epoch{'s' if s['epochs'] != 1 else ''}"] if s.get("epochs") else []
+    parts += [f"{s['seeds']} seed{'s' if s['seeds'] != 1 else ''}"] if s.get("seeds") else []
+    return ", ".join(parts + [f"device {s.get('device', '?')}"])
 
 
 class ClaimsTable:

@@ -13,15 +13,17 @@
 #      The script stops starting new work at LIMIT_S (default 500 s) and always packs what it has, so it ends
 #      inside the call's limit. Give the machine back afterwards (give_back) unless you rerun at once.
 #   3. what comes back (at most 8 files, under files_at): env.txt, tests.log, bench.json, bench.log,
-#      reproduce.log, reproduce.json, results.tgz (every stored result + the reproduce manifest), summary.txt.
+#      reproduce.log, reproduce.json, results.tgz (every stored result), summary.txt.
 #
-# HOW THE RESULTS GET INTO THE BOOK: unpack results.tgz into the full-scale results folder, e.g.
-#      mkdir -p book/results/full && tar -xzf <files_at>/results.tgz -C book/results/full
-#   Each record carries its scale (profile "full", device, dataset size, epochs, seeds) and, once results.py adds
-#   it, its provenance (code version, device, wall time); reproduce_manifest.json adds the code hash per job, and
-#   reproduce.json the device name, img/s and MFU per job. Commit them with the device, date and the call above
-#   named in the commit message. A later `reproduce --profile full --out book/results/full` reuses every job whose
-#   code and scale are unchanged and says so.
+# HOW THE RESULTS GET INTO THE BOOK: unpack results.tgz into the book's full-scale store (the scorecard's "full
+# scale" column and each chapter's full-scale line read it), leaving out the run's record:
+#      mkdir -p alexnet/stored_results/full && tar -xzf <files_at>/results.tgz -C alexnet/stored_results/full \
+#        --exclude=./reproduce.json
+#   Each record carries its scale (profile "full", device, dataset size, epochs, seeds) and its provenance (code
+#   version, device, wall time); reproduce.json has the device name, img/s and MFU per job. Commit them with the
+#   device, date and the call above named in the commit message. A later
+#   `ALEXNET_STORE_RESULTS=1 python -m alexnet reproduce --profile full` reuses every result whose code and scale
+#   are unchanged (alexnet.results.reusable_result) and says so.
 set -u -o pipefail
 OUT=${OUT:-/tmp/alexnet-device-check}
 mkdir -p "$OUT"

@@ -3,9 +3,12 @@ import json
 
 import pytest
 
-from alexnet import paper, results
+from alexnet import paper, profiles, results
 from alexnet.plan import ASSUMED_MFU, fig1_macs, job_work, project
-from alexnet.reproduce import JOBS, SCALES, _job_scale, code_version, jobs_for, reproduce_profile, reusable
+from alexnet.profiles import REPRODUCE_SCALES as SCALES
+from alexnet.profiles import experiment_epochs, get_profile, reproduce_profile
+from alexnet.reproduce import fit, format_scorecard
+from alexnet.reproduce_jobs import JOBS, fig1_setup, jobs_for
 from cli_helpers import run_cli
 
 
@@ -37,21 +40,71 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_reuse_needs_the_same_code_and_scale(tmp_path, monkeypatch):
+def test_quick_is_the_chapters_scale():
+    """reproduce --profile quick stores what the chapters look up: their profile, unchanged (one seed)."""
+    assert reproduce_profile("quick") == get_profile("quick")
+    assert reproduce_profile("quick").seeds == profiles.PROFILES["quick"].seeds == 1
+    quick = get_profile("quick")
+    assert experiment_epochs(quick, "towers_ablation") == 8  # chapter 3.2's quick epochs per arm
+    assert experiment_epochs(quick, "dropout_ablation") == 2 * quick.ablation_epochs  # chapter 4.2's
+    assert experiment_epochs(quick, "lrn_ablation") == quick.ablation_epochs
+    assert job_work("towers", "quick")["train_images"] == 2 * 8 * SCALES["quick"]["train_images"]
+
+
+def test_the_jobs_store_every_result_the_scorecard_reads():
+    from alexnet.experiments.claim_measures import MEASURES
+
+    stored = {name for job in JOBS for name in job.results}
+    for cid, job in ((c, j) for j in JOBS for c in j.claims):
+        assert MEASURES[cid][0] in job.results or MEASURES[cid][1] in job.results, cid
+    assert {MEASURES[c][0] for c in paper.CLAIMS} <= stored
+
+
+def test_a_rerun_reuses_what_the_chapters_stored(tmp_path, monkeypatch, capsys):
+    """One reuse rule: a job whose experiment finds its stored result (same code, profile, scale) is reused,
+    with the experiment's own line; ALEXNET_RERUN=1 or another scale trains again."""
+    from alexnet.experiments.ablation import AblationResult
+    from alexnet.experiments.lrn import run_lrn_ablation
+    from alexnet.reproduce import run_reproduce
+
     monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
     monkeypatch.delenv("ALEXNET_RERUN", raising=False)
-    profile = reproduce_profile("quick")
-    job = next(j for j in JOBS if j.name == "lrn")
-    scale = {"profile": "quick", "epochs": 15}
-    entry = {"code": code_version(), "scale": scale, "seconds": 1.0, "saved_at": "then"}
-    assert reusable(job, profile, scale, {"lrn": entry}) is None  # no stored result yet
-    results.save_result("lrn_ablation", {"arms": {}}, {"profile": "quick"}, profile)
-    assert reusable(job, profile, scale, {"lrn": entry}) == entry
-    assert reusable(job, profile, {**scale, "epochs": 30}, {"lrn": entry}) is None
-    assert reusable(job, profile, scale, {"lrn": {**entry, "code": "other"}}) is None
+    quick = get_profile("quick")
+    sc = results.scale(quick, dataset=quick.dataset, train_images=3728, epochs=quick.ablation_epochs,
+                       seeds=quick.seeds, val_images=846)
+    arms = {"lrn": {"seconds": 60.0}, "no_lrn": {"seconds": 60.0}}
+    results.save_result("lrn_ablation", {"arms": arms, "baseline": "lrn", "deltas": {}}, sc, quick)
+    result = run_lrn_ablation(quick)  # the chapter's call finds it: no training
+    assert isinstance(result, AblationResult) and result.arms == arms
+    assert "lrn_ablation: reusing the result" in capsys.readouterr().out
+    report = run_reproduce("quick", ["lrn"], out=str(tmp_path), progress=False)
+    assert report["jobs"]["lrn"]["status"] == "reused"
+    assert "lrn_ablation: reusing the result" in capsys.readouterr().out
+    assert not (tmp_path / "reproduce_manifest.json").exists()  # reproduce.json is a record, not a reuse key
+    assert "reproduce" not in results.load_results(quick)  # and never read as a result
+    other = {**sc, "epochs": quick.ablation_epochs + 1}
+    results.save_result("lrn_ablation", {"arms": arms, "baseline": "lrn", "deltas": {}}, other, quick)
+    from alexnet.experiments.ablation_report import stored_ablation
+    assert stored_ablation("lrn_ablation", quick) is None  # another scale is not reused
+    results.save_result("lrn_ablation", {"arms": arms, "baseline": "lrn", "deltas": {}}, sc, quick)
     monkeypatch.setenv("ALEXNET_RERUN", "1")
-    assert reusable(job, profile, scale, {"lrn": entry}) is None
-    assert reusable(job, reproduce_profile("smoke"), scale, {"lrn": entry}) is None  # smoke never reuses
+    assert stored_ablation("lrn_ablation", quick) is None
+
+
+def test_a_failed_jobs_message_is_shortened_at_a_word_boundary():
+    message = "failed: AlexNetError: " + "the dataset cifar10 is not on disk under the data root " * 3
+    assert fit(message, 48).endswith(" …") and len(fit(message, 48)) <= 48
+    assert fit(message, 48)[:-2] == message[:len(fit(message, 48)) - 2]  # a prefix of whole words
+    assert message[len(fit(message, 48)) - 2] == " "
+    assert fit("short", 48) == "short"
+    table = format_scorecard([{"id": "lrn", "paper": "1.4", "ours": "—", "verdict": "not run", "run": message}])
+    assert "data root the dataset" not in table and table.splitlines()[1].rstrip().endswith("…")
+
+
+@pytest.mark.parametrize("device,message", [("gpu", "unknown device 'gpu'"), ("meta", "cannot run the model here")])
+def test_a_bad_device_is_one_line_and_exit_2(device, message):
+    proc = run_cli("reproduce", "--profile", "smoke", "--device", device)
+    assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_full_scale_is_all_images_and_three_seeds():
@@ -72,7 +125,10 @@ def test_projection_is_counted_flops_over_peak_times_mfu():
     assert work["steps"] == 2 * 2 * (1 + f["max_extensions"]) * f["epochs"] * (50_000 // 128)
     assert proj["flops"] == sum(job_work(j.name, "full")["flops"] for j in JOBS)
     assert project("full", "T4")["seconds"] > proj["seconds"]
-    assert _job_scale(JOBS[0], reproduce_profile("smoke"))["fig1"]["seeds"] == 1
+    assert fig1_setup("smoke").seeds == 1
+    # the full profile's dropout arms train twice the profile's epochs, as chapter 4.2 does
+    full = reproduce_profile("full")
+    assert job_work("dropout", "full")["train_images"] == 2 * full.seeds * 2 * full.ablation_epochs * 50_000
 
 
 def test_a_spent_budget_starts_nothing_and_still_writes_the_record(tmp_path, capsys, monkeypatch):
@@ -85,3 +141,34 @@ def test_a_spent_budget_starts_nothing_and_still_writes_the_record(tmp_path, cap
                                                                    "lrn": "skipped: time budget"}
     assert json.loads((tmp_path / "reproduce.json").read_text())["jobs"] == report["jobs"]
     assert "skipped" in capsys.readouterr().out
+
+
+# each chapter's call, which reproduce's job makes with the same arguments (so that each finds the other's result)
+CHAPTER_CALLS = {"03_2_multi_gpu": "T.towers_ablation(P)", "03_3_lrn": "L.run_lrn_ablation(P,",
+                 "03_4_pooling": "PL.run_pooling_ablation(P)", "04_1_augmentation": "A.augmentation_ablation(P)",
+                 "04_2_dropout": "D.dropout_ablation(P)", "05_learning": "L.main_run(P, train_set=train_set",
+                 "06_results": "R.save_results_table(table, info, test_set, len(train_set), P)"}
+
+
+@pytest.mark.parametrize("chapter,call", CHAPTER_CALLS.items())
+def test_the_chapters_make_the_calls_reproduce_makes(chapter, call):
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "book" / f"{chapter}.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert call in code
+    assert "base={\"epochs\"" not in code  # epochs per arm come from alexnet.profiles.experiment_epochs
+
+
+def test_the_device_a_run_asks_for_is_every_experiments_device(monkeypatch):
+    import torch
+
+    from alexnet.errors import AlexNetError
+
+    monkeypatch.setenv("ALEXNET_DEVICE", "cpu")
+    assert profiles.default_device() == torch.device("cpu")
+    monkeypatch.setenv("ALEXNET_DEVICE", "gpu")
+    with pytest.raises(AlexNetError, match="unknown device 'gpu'"):
+        profiles.default_device()

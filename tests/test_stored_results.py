@@ -59,7 +59,7 @@ def test_smoke_on_disk_takes_the_same_path_as_quick(tmp_path, monkeypatch, capsy
 
 
 def test_stored_results_are_package_data_and_readers_write_elsewhere(tmp_path, monkeypatch):
-    assert 'alexnet = ["stored_results/*.json"]' in (TOP / "pyproject.toml").read_text()
+    assert 'alexnet = ["stored_results/*.json", "stored_results/full/*.json"]' in (TOP / "pyproject.toml").read_text()
     shipped = sorted(p.stem for p in results.STORED_RESULTS.glob("*.json"))
     assert "fig1_relu_tanh" in shipped and len(shipped) >= 10
     for var in ("ALEXNET_RESULTS", "ALEXNET_STORE_RESULTS"):

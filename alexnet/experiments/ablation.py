@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -211,6 +212,14 @@ def reusable_result(name: str, scale: dict, profile: Profile | None = None) -> d
     return record
 
 
+def reusable_with_checkpoint(name: str, cfg: TrainConfig, profile: Profile, checkpoint: Path) -> dict | None:
+    """:func:`reusable_result` for an ablation whose chapter also needs the weights one arm kept in
+    ``checkpoint``: the record only when that file is there too (same code, profile, epochs, seeds, dataset)."""
+    if not Path(checkpoint).exists():
+        return None
+    return reusable_result(name, {"epochs": cfg.epochs, "seeds": profile.seeds, "dataset": cfg.dataset}, profile)
+
+
 def reuse_or_run(name: str, arms: dict[str, dict], profile: Profile | None = None, *, base: dict | None = None,
                  **kwargs) -> AblationResult:
     """:func:`run_ablation`, unless :func:`reusable_result` finds ``name`` at this scale: then that result is
@@ -220,9 +229,6 @@ def reuse_or_run(name: str, arms: dict[str, dict], profile: Profile | None = Non
     record = reusable_result(name, {"epochs": cfg.epochs, "seeds": profile.seeds, "dataset": cfg.dataset}, profile)
     if record is not None:
         data = record["data"]
-        seconds = sum(arm.get("seconds", 0) for arm in data["arms"].values())
-        print(f"[{name}: reusing the result measured on {record.get('saved_at', '?')} ({seconds / 60:.0f} min of "
-              f"training on {record['scale'].get('device', '?')}); set ALEXNET_RERUN=1 to train again]")
         return AblationResult(name, data["arms"], data["baseline"], data["deltas"],
                               {**record["scale"], "saved_at": record.get("saved_at")})
     return run_ablation(name, arms, profile=profile, base=base, **kwargs)

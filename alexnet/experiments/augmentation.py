@@ -37,7 +37,7 @@ from ..results import save_result, scale
 from ..stats import describe, paired, verdict
 from ..train import load_trained
 from ..transforms import BatchAugment, DatasetStats, pca_lighting, random_crop_flip
-from .ablation import (AblationResult, base_config, pack_mask, reusable_result, run_ablation,
+from .ablation import (AblationResult, base_config, pack_mask, reusable_with_checkpoint, run_ablation,
                        train_error)
 
 
@@ -180,9 +180,9 @@ def augmentation_ablation(profile: Profile | None = None, base: dict | None = No
     """
     profile = profile or get_profile()
     folder = Path(checkpoint_dir or scratch_checkpoint_dir("augmentation-paper", profile))
-    cfg = base_config(profile, **(base or {}))
-    record = reusable_result("augmentation_ablation", {"epochs": cfg.epochs, "seeds": profile.seeds}, profile)
-    if record is not None and (folder / "last.pt").exists():
+    record = reusable_with_checkpoint("augmentation_ablation", base_config(profile, **(base or {})), profile,
+                                      folder / "last.pt")
+    if record is not None:
         d = record["data"]
         stored = AblationResult(record["name"], d["arms"], d["baseline"], d["deltas"], record["scale"])
         return stored, folder / "last.pt"

@@ -31,11 +31,11 @@ import torch
 from torch import nn
 
 from .. import paper
-from ..profiles import Profile, get_profile
+from ..profiles import Profile, experiment_epochs, get_profile
 from ..results import save_result
 from ..stats import describe, epochs_to_error, ratio_interval, ratio_verdict, verdict
 from ..scratch import scratch_checkpoint_dir
-from .ablation import AblationResult, base_config, reusable_result, run_ablation, train_error
+from .ablation import AblationResult, base_config, reusable_with_checkpoint, run_ablation, train_error
 from .learning import epochs_at_initial_lr, first_lr_drop
 
 
@@ -198,13 +198,14 @@ def dropout_ablation(profile: Profile | None = None, base: dict | None = None, m
 
     The dropout arm's final weights are kept in ``checkpoint_dir`` (by default :func:`alexnet.scratch.scratch_checkpoint_dir`) for the
     dropout-rate explorer. A stored result is reused (:func:`~alexnet.experiments.ablation.reusable_result`) only
-    when that checkpoint is there too. Returns the result, the convergence record and the checkpoint's path.
+    when that checkpoint is there too. Epochs per arm: :func:`alexnet.profiles.experiment_epochs` unless ``base``
+    sets them. Returns the result, the convergence record and the checkpoint's path.
     """
     profile = profile or get_profile()
     folder = Path(checkpoint_dir or scratch_checkpoint_dir("dropout", profile))
-    cfg = base_config(profile, **(base or {}))
-    record = reusable_result("dropout_ablation", {"epochs": cfg.epochs, "seeds": profile.seeds}, profile)
-    if record is not None and (folder / "last.pt").exists():
+    base = {"epochs": experiment_epochs(profile, "dropout_ablation"), **(base or {})}
+    record = reusable_with_checkpoint("dropout_ablation", base_config(profile, **base), profile, folder / "last.pt")
+    if record is not None:
         d = record["data"]
         result = AblationResult("dropout_ablation", d["arms"], d["baseline"], d["deltas"], record["scale"])
         return result, d["convergence"], folder / "last.pt"

@@ -39,7 +39,8 @@ from ..data import ImageSet
 from ..optim import PaperSGD
 from ..profiles import Profile, get_profile
 from ..results import save_result, scale
-from ..train import TrainConfig, TrainResult, epoch_batches, mix_seed, train
+from ..scratch import scratch_checkpoint_dir
+from ..train import TrainConfig, TrainResult, epoch_batches, load_trained, mix_seed, train
 from ..transforms import BatchAugment, compute_stats
 
 # ---------------------------------------------------------------- the update rule
@@ -286,9 +287,27 @@ def resume_max_difference(dataset: str = "synthetic", epochs: int = 3, stop_afte
 def main_run(profile: Profile | None = None, *, train_set: ImageSet, val_set: ImageSet, on_epoch=None,
              **overrides) -> tuple[TrainResult, dict]:
     """Train the chapter's main run (:func:`main_run_config`) and save its schedule (:func:`save_main_run`).
-    Returns the training result and the saved record's data."""
+    Returns the training result and the saved record's data.
+
+    The final weights are kept in :func:`alexnet.scratch.scratch_checkpoint_dir` (``main-run``). Without
+    ``overrides``, a stored ``learning_schedule`` made by this code at this scale is reused when that checkpoint
+    is there too (the line says so; ``on_epoch`` is called once with the stored history)."""
+    from .ablation import reusable_result
+
     profile = profile or get_profile()
-    run = train(main_run_config(profile, **overrides), train_set=train_set, val_set=val_set, on_epoch=on_epoch)
+    folder = scratch_checkpoint_dir("main-run", profile)
+    cfg = main_run_config(profile, **overrides)
+    same = {"dataset": train_set.name, "train_images": len(train_set), "val_images": len(val_set),
+            "epochs": cfg.epochs}
+    record = reusable_result("learning_schedule", same, profile) if not overrides and (folder / "last.pt").exists() \
+        else None
+    if record is not None:
+        model, stats, _ = load_trained(folder / "last.pt")
+        history = record["data"]["history"]
+        if on_epoch is not None:
+            on_epoch(history)
+        return TrainResult(model, history, stats, cfg, folder / "last.pt"), record["data"]
+    run = train(replace(cfg, checkpoint_dir=str(folder)), train_set=train_set, val_set=val_set, on_epoch=on_epoch)
     return run, save_main_run(run.history, profile, dataset=train_set.name, train_images=len(train_set),
                               val_images=len(val_set))
 

@@ -52,6 +52,17 @@ def export_checkpoint(src: str | Path, dst: str | Path) -> Path:
 # ---------------------------------------------------------------- the error table
 
 
+def save_results_table(table: dict, info: dict, test_set: ImageSet, train_images: int, profile=None) -> Path:
+    """Save :func:`error_table`'s ``table`` for :func:`results_model`'s model (``info``) as the ``results_table``
+    result (the scorecard's §6 headline row), with the paper's numbers beside it. Returns the file's path."""
+    from ..results import save_result, scale
+
+    data = {"centre": table["centre"], "ten_crop": table["ten_crop"], "n": table["n"], "model": info["source"],
+            "paper": paper.RESULTS}
+    return save_result("results_table", data, scale(profile, dataset=test_set.name, train_images=train_images,
+                                                    epochs=info["epochs"] or 0, val_images=len(test_set)), profile)
+
+
 def error_table(model: torch.nn.Module, stats: DatasetStats, test_set: ImageSet) -> dict:
     """Top-1/top-5 error (fractions) of ``model`` on ``test_set`` with the centre crop and with the ten-crop
     average of §4.1: ``{"centre": {...}, "ten_crop": {...}, "n": N}``."""

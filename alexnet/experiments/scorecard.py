@@ -12,6 +12,10 @@ Each row names the code that made its result (:func:`alexnet.provenance.code_lab
 differs from the code of the other rows; results saved before provenance read "code unknown (before
 provenance)". A reader's own run of a claim (``yours/<name>`` in :func:`alexnet.results.load_results`) gets
 its own row beside the book's, labelled "your run" and with its scale.
+
+The "full scale" column gives, for each claim, the verdict of the book's full-scale result
+(:func:`alexnet.results.load_full_scale`: a GPU's ``reproduce --profile full`` or a CPU run at full CIFAR-10 scale)
+with its scale and code, or "not run yet: needs a GPU".
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .. import paper
-from ..results import ClaimsTable, claims_table, load_results
+from ..results import NEEDS_GPU, ClaimsTable, claims_table, describe_record_scale, load_full_scale, load_results
 from ..stats import Paired, unpaired_difference_se
 from .ablation import compare_arms
 from .claim_measures import MEASURES, NOT_MEASURED, REMOVED, Measured, arm_pair
@@ -28,7 +32,7 @@ from ..results import YOURS
 
 NOT_RUN = "not run"
 __all__ = ["NOT_MEASURED", "NOT_RUN", "ScoreRow", "build_scorecard", "claims_rows", "delta_comparison",
-           "describe_scale", "scorecard_markdown", "verdict_counts"]
+           "describe_scale", "full_scale_cell", "full_scale_summary", "scorecard_markdown", "verdict_counts"]
 
 
 @dataclass
@@ -45,6 +49,27 @@ class ScoreRow:
     code: str = "—"  # which code made it (code_label), flagged if it differs from the other rows'
     source: str = "book"  # "book" (shipped with the package) or "yours" (a reader's own run)
     code_hash: str | None = None  # the source hash behind ``code``; None without provenance
+    full_scale: str = ""  # the book's full-scale result of the claim (full_scale_cell); "" on a reader's row
+
+
+# full-scale results that measure a claim better than its usual result, tried first (the faithful LRN arms, with
+# α rescaled with the inputs, test the normalisation itself: chapter 3.3)
+FULL_SCALE_RESULTS = {"lrn": ("lrn_faithful_ablation",)}
+
+
+def full_scale_cell(cid: str, full: dict[str, dict]) -> str:
+    """The verdict for claim ``cid`` from the full-scale results ``full`` (``{name: record}``), with what was
+    measured, its scale and its code; :data:`alexnet.results.NEEDS_GPU` when none is stored."""
+    result, fallback, measure = MEASURES[cid]
+    name = next((n for n in (*FULL_SCALE_RESULTS.get(cid, ()), result, fallback) if n and n in full), None)
+    if name is None:
+        return NEEDS_GPU
+    record = full[name]
+    try:
+        m = measure(record)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+        return f"unreadable result `{name}` ({type(e).__name__})"
+    return f"{m.verdict}: {m.ours} (`{name}`: {describe_record_scale(record)}; {code_label(record)})"
 
 
 def describe_scale(record: dict) -> str:
@@ -57,6 +82,20 @@ def describe_scale(record: dict) -> str:
     if s.get("seeds", 1) and s.get("seeds", 1) > 1:
         parts.append(f"{s['seeds']} seeds")
     return ", ".join(parts)
+
+
+def full_scale_summary(name: str, *, show: bool = True) -> list[str]:
+    """The book's full-scale result for the claims that result ``name`` measures, one line per claim
+    (:func:`full_scale_cell`: verdict, scale, code; "not run yet: needs a GPU" when none is stored), for a chapter
+    to print beside the reader's own run. ``show``: print the lines too."""
+    full = load_full_scale()
+    ids = [cid for cid, (result, fallback, _) in MEASURES.items() if name in (result, fallback)]
+    if not ids:
+        raise ValueError(f"no claim of the scorecard is measured by {name!r}")
+    lines = [f"full scale, {paper.CLAIMS[cid].claim}: {full_scale_cell(cid, full)}" for cid in ids]
+    if show:
+        print("\n".join(lines))
+    return lines
 
 
 def _claim_row(cid: str, results: dict[str, dict], prefix: str = "") -> ScoreRow | None:
@@ -90,16 +129,20 @@ def flag_different_code(rows: list[ScoreRow]) -> list[ScoreRow]:
     return rows
 
 
-def build_scorecard(results: dict[str, dict], claims: list[str] | None = None) -> list[ScoreRow]:
+def build_scorecard(results: dict[str, dict], claims: list[str] | None = None,
+                    full: dict[str, dict] | None = None) -> list[ScoreRow]:
     """One row per claim of :data:`alexnet.paper.CLAIMS` (or of the ids in ``claims``) from the saved results
     (``{name: record}`` as :func:`alexnet.results.load_results` returns them; missing results read "not run"),
     and beside it a row for a reader's own run of it (``yours/<name>``); rows made by other code than the rest
-    are flagged (:func:`flag_different_code`)."""
+    are flagged (:func:`flag_different_code`). Each book row's ``full_scale`` is :func:`full_scale_cell` of
+    ``full`` (default: the book's full-scale results, :func:`alexnet.results.load_full_scale`)."""
+    full = load_full_scale() if full is None else full
     rows = []
     for cid in claims or list(paper.CLAIMS):
         c = paper.CLAIMS[cid]
         rows.append(_claim_row(cid, results) or ScoreRow(c.claim, c.section, c.paper_text, "—", "—", NOT_RUN,
                                                         MEASURES[cid][0], "", cid))
+        rows[-1].full_scale = full_scale_cell(cid, full)
         yours = _claim_row(cid, results, YOURS)
         if yours is not None:
             rows.append(yours)
@@ -116,10 +159,12 @@ def claims_rows(ids: list[str], results: dict[str, dict] | None = None, profile=
 
 def scorecard_markdown(rows: list[ScoreRow]) -> str:
     """The scorecard as a Markdown table."""
-    head = "| claim | § | paper | ours | scale | code | verdict | statistic |\n|---|---|---|---|---|---|---|---|\n"
+    head = ("| claim | § | paper | ours | scale | code | verdict | statistic | full scale |\n"
+            "|---|---|---|---|---|---|---|---|---|\n")
     esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
     return head + "\n".join(f"| {esc(r.claim)} | {r.section} | {esc(r.paper)} | {esc(r.ours)} | {esc(r.scale)} | "
-                            f"{esc(r.code)} | **{esc(r.verdict)}** | {esc(r.statistic)} |" for r in rows)
+                            f"{esc(r.code)} | **{esc(r.verdict)}** | {esc(r.statistic)} | {esc(r.full_scale)} |"
+                            for r in rows)
 
 
 def verdict_counts(rows: list[ScoreRow]) -> dict[str, int]:

@@ -25,10 +25,10 @@ from .. import paper
 from ..data import ImageSet, load_imageset
 from ..model import ONE_GPU, AlexNet, build_model, count_parameters
 from ..parallel import LAYERS, PAPER_CROSSINGS, ModelParallelAlexNet, allreduce_bytes_per_gpu, measure_crossings
-from ..profiles import Profile, get_profile
+from ..profiles import Profile, experiment_epochs, get_profile
 from ..scratch import scratch_checkpoint_dir
 from ..train import TrainConfig, TrainResult, train
-from .ablation import AblationResult, base_config, run_ablation
+from .ablation import AblationResult, base_config, reusable_with_checkpoint, run_ablation
 from .ablation_report import ablation_verdict, ablation_vs_paper
 
 ABLATION_ARMS = {"two_towers": {}, "one_tower": {"model": dict(ONE_GPU)}}  # GPU 1 + GPU 2 against one GPU
@@ -216,10 +216,17 @@ def towers_ablation(profile: Profile | None = None, base: dict | None = None,
 
     The two-tower arm's weights are kept in ``checkpoint_dir`` (by default
     :func:`alexnet.scratch.scratch_checkpoint_dir`) for the specialisation measurement; the folder is left out
-    of the saved result. Returns the result and that checkpoint's path.
+    of the saved result. Epochs per arm: :func:`alexnet.profiles.experiment_epochs` unless ``base`` sets them. A
+    stored result made by this code at this scale is reused when that checkpoint is there too. Returns the result
+    and that checkpoint's path.
     """
     profile = profile or get_profile()
     folder = Path(checkpoint_dir or scratch_checkpoint_dir("towers-two_towers", profile))
+    base = {"epochs": experiment_epochs(profile, "towers_ablation"), **(base or {})}
+    record = reusable_with_checkpoint("towers_ablation", base_config(profile, **base), profile, folder / "last.pt")
+    if record is not None:
+        d = record["data"]
+        return AblationResult(record["name"], d["arms"], d["baseline"], d["deltas"], record["scale"]), folder / "last.pt"
     arms = copy.deepcopy(ABLATION_ARMS)
     arms["two_towers"]["checkpoint_dir"] = str(folder)
     result = run_ablation("towers_ablation", arms, baseline="two_towers", profile=profile, base=base)
