@@ -140,12 +140,14 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
           on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> TrainResult:
     """Train with the paper's recipe (§5) and return the model, the per-epoch history and the data statistics.
 
-    ``on_epoch(history)`` is called after every epoch; ``on_step(step, loss, error)`` after every optimiser step,
-    with the step's index counted from the first step of epoch 1 (``epoch · steps_per_epoch + step``, 0-based),
-    its training loss and its top-1 error on the batch (fractions), both 0-dim tensors, detached, on the training
-    device. The hook costs no host synchronisation of its own: keep the tensors (``torch.stack`` them at the end)
-    rather than calling ``.item()`` on each, which would wait for the GPU every step. It is called before the loss
-    is checked, so a hook sees the non-finite loss that stops a run. Both hooks run on rank 0 only.
+    ``on_epoch(history)`` is called after every epoch. ``on_step(step, loss, error)`` is called once a step, after
+    the backward pass and before the update, with the step's index counted from the first step of epoch 1
+    (``epoch · steps_per_epoch + step``, 0-based), its training loss and its top-1 error on the batch (a
+    fraction), both 0-dim tensors, detached, on the training device. The hook adds no host synchronisation of
+    its own (the trainer already reads the loss once a step, for the non-finite check and the epoch's sums):
+    keep the tensors and ``torch.stack`` them at the end rather than calling ``.item()`` on each. It sees the
+    non-finite loss that stops a run. Both hooks run on rank 0 only (under DDP, ``on_step`` gets rank 0's share
+    of the global batch).
     """
     cfg = config
     cfg.validate()
