@@ -136,8 +136,19 @@ def _autocast(device: torch.device, amp: bool):
 @preserved_torch_state()  # the global switches set below are put back on return
 def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_set: ImageSet | None = None,
           val_set: ImageSet | None = None, progress: bool | None = None, log: bool | None = None,
-          on_epoch: Callable[[list[dict]], None] | None = None) -> TrainResult:
-    """Train with the paper's recipe (§5) and return the model, the per-epoch history and the data statistics."""
+          on_epoch: Callable[[list[dict]], None] | None = None,
+          on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> TrainResult:
+    """Train with the paper's recipe (§5) and return the model, the per-epoch history and the data statistics.
+
+    ``on_epoch(history)`` is called after every epoch. ``on_step(step, loss, error)`` is called once a step, after
+    the backward pass and before the update, with the step's index counted from the first step of epoch 1
+    (``epoch · steps_per_epoch + step``, 0-based), its training loss and its top-1 error on the batch (a
+    fraction), both 0-dim tensors, detached, on the training device. The hook adds no host synchronisation of
+    its own (the trainer already reads the loss once a step, for the non-finite check and the epoch's sums):
+    keep the tensors and ``torch.stack`` them at the end rather than calling ``.item()`` on each. It sees the
+    non-finite loss that stops a run. Both hooks run on rank 0 only (under DDP, ``on_step`` gets rank 0's share
+    of the global batch).
+    """
     cfg = config
     cfg.validate()
     rank, world, local_rank = _dist()
@@ -267,6 +278,9 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
                 raise AlexNetError(
                     f"CUDA ran out of memory at batch size {cfg.batch_size}; try --batch-size "
                     f"{max(1, cfg.batch_size // 2)}; {kept_message(folder)}") from None
+            wrong = (out.argmax(1) != y).sum()
+            if on_step is not None and is_main:
+                on_step(epoch * len(batches) + step, loss.detach(), wrong.detach() / len(y))
             if not torch.isfinite(loss):
                 kept = kept_message(folder)
                 raise NonFiniteLossError(
@@ -276,7 +290,7 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
             scaler.step(optimizer)
             scaler.update()
             sums[0] += loss.item() * len(y)
-            sums[1] += (out.argmax(1) != y).sum().item()
+            sums[1] += wrong.item()
             sums[2] += len(y)
             bar.update(1)
             if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < len(batches):

@@ -71,3 +71,20 @@ def test_faithful_arms_are_explicit_switches():
     assert arms["lrn"]["model"]["lrn_alpha"] == pytest.approx(1e-4 * 64 ** 2)
     for arm in arms.values():
         alexnet_cifar(**arm["model"])  # each builds
+
+
+def test_lrn_factors_are_saved_with_provenance_and_reused_by_the_one_rule(tmp_path, monkeypatch, capsys):
+    from alexnet import get_profile, make_synthetic, results
+
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
+    monkeypatch.delenv("ALEXNET_RERUN", raising=False)
+    quick = get_profile("quick", batch_size=16)
+    tr, va = make_synthetic(32, seed=0), make_synthetic(16, seed=1)
+    first = S.factor_at_init_and_after(quick, epochs=1, images=8, train_set=tr, val_set=va)
+    record = results.load_result("lrn_factors", quick)
+    assert record["provenance"]["source_hash"] and record["scale"]["measured_on"] == 8
+    assert "reusing" not in capsys.readouterr().out
+    again = S.factor_at_init_and_after(quick, epochs=1, images=8, train_set=tr, val_set=va)
+    assert "lrn_factors: reusing the result" in capsys.readouterr().out and again == first
+    S.factor_at_init_and_after(quick, epochs=2, images=8, train_set=tr, val_set=va)  # another scale: measured
+    assert "reusing" not in capsys.readouterr().out

@@ -46,16 +46,33 @@ def test_initialisation_follows_section_5():
         assert r["bias_min"] == r["bias_max"] == expected
 
 
-def test_train_steps_loss_falls_and_divergence_is_reported():
-    data = make_synthetic(256, 32, 10, seed=0)
-    data.name = "synthetic"
-    torch.manual_seed(0)
-    run = bias.train_steps(alexnet_cifar(10, dropout=0.0), data, epochs=3, batch_size=32, lr=0.01)
-    assert run["diverged_at_step"] is None and len(run["step_losses"]) == 3 * 8
-    assert run["epoch_losses"][-1] < run["epoch_losses"][0]
-    torch.manual_seed(0)
-    bad = bias.train_steps(alexnet_cifar(10), data, epochs=2, batch_size=32, lr=1e6)
-    assert bad["diverged_at_step"] is not None and bad["epoch_losses"] == []
+def test_bias_experiment_is_an_ablation_with_step_curves_saved_with_provenance_and_reused(tmp_path, monkeypatch,
+                                                                                            capsys):
+    from alexnet import results
+    from alexnet.profiles import get_profile
+
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
+    monkeypatch.delenv("ALEXNET_RERUN", raising=False)
+    data = make_synthetic(64, 32, 10, seed=0)
+    val = make_synthetic(32, 32, 10, seed=1)
+    quick = get_profile("quick", batch_size=32, seeds=1)
+    arms = {k: bias.BIAS_ARMS[k] for k in ("paper init, bias 1", "kaiming init, bias 0")}
+    out = bias.bias_init_experiment(quick, epochs=2, arms=arms, train_set=data, val_set=val)
+    assert out["chance_loss"] == pytest.approx(math.log(10)) and set(out["arms"]) == set(arms)
+    for arm, r in out["arms"].items():
+        assert (r["init"], r["bias_init"]) == (arms[arm]["init"], arms[arm]["bias_init"])
+        assert r["steps_per_epoch"] == 2 and len(r["step_losses"]) == 4
+        # the trainer's running mean per epoch is the mean of that epoch's step losses
+        assert r["epoch_losses"] == pytest.approx([sum(r["step_losses"][:2]) / 2, sum(r["step_losses"][2:]) / 2])
+        assert "val_top1_error" in r and r["runs"][0]["val_correct"]
+    record = results.load_result("bias_init", quick)
+    assert record["provenance"]["source_hash"] and record["data"]["chance_loss"] == out["chance_loss"]
+    assert "reusing" not in capsys.readouterr().out
+    again = bias.bias_init_experiment(quick, epochs=2, arms=arms, train_set=data, val_set=val)
+    assert "bias_init: reusing the result" in capsys.readouterr().out
+    assert again["arms"]["paper init, bias 1"]["step_losses"] == out["arms"]["paper init, bias 1"]["step_losses"]
+    assert "flat" in bias.bias_outcome(again["arms"]["paper init, bias 1"], again["chance_loss"]) or \
+        "trains" in bias.bias_outcome(again["arms"]["paper init, bias 1"], again["chance_loss"])
 
 
 def test_lr_drops_found_in_history():
@@ -273,8 +290,10 @@ def test_the_shipped_checkpoints_history_shows_the_plateau_rule_at_work():
 
 def test_reusable_result_is_the_one_rule_for_stored_results(tmp_path, monkeypatch):
     from alexnet import results
-    from alexnet.experiments.ablation import reusable_result
     from alexnet.profiles import get_profile
+
+    def reusable_result(name, scale, profile):
+        return results.reusable_result(name, profile, **scale)
 
     monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
     monkeypatch.delenv("ALEXNET_RERUN", raising=False)

@@ -140,7 +140,9 @@ def test_activation_model_prefers_a_trained_checkpoint(tmp_path, monkeypatch):
     plt.close(architecture_figures.render_activations(acts, "conv1", title="t"))
 
 
-def test_stored_ablation_is_reused_only_at_the_same_scale(tmp_path, monkeypatch):
+def test_lrn_and_pooling_reuse_through_the_one_rule_at_the_same_scale(tmp_path, monkeypatch, capsys):
+    from alexnet.data import make_synthetic
+    from alexnet.experiments import ablation
     from alexnet.profiles import get_profile
     from alexnet.results import save_result
 
@@ -150,15 +152,31 @@ def test_stored_ablation_is_reused_only_at_the_same_scale(tmp_path, monkeypatch)
     arms = {"lrn": {"histories": [[{"epoch": 1}]], "val_top1_error": 0.4, "val_top5_error": 0.1,
                     "train_top1_error": 0.5, "seconds": 60.0}}
     data = {"arms": arms, "baseline": "lrn", "deltas": {}}
-    save_result("x", data, {"profile": "quick", "epochs": quick.ablation_epochs, "seeds": quick.seeds,
-                            "device": "cpu", "dataset": "cifar10", "train_images": 10}, quick)
-    stored = ablation_report.stored_ablation("x", quick)
-    assert stored is not None and stored.arms["lrn"]["val_top1_error"] == 0.4
-    assert ablation_report.reuse_or_run_ablation("x", {"lrn": {}}, quick).baseline == "lrn"
-    assert ablation_report.stored_ablation("x", get_profile("quick", ablation_epochs=3)) is None  # another scale
-    assert ablation_report.stored_ablation("x", get_profile("smoke")) is None  # smoke always trains
-    monkeypatch.setenv("ALEXNET_RERUN", "1")
-    assert ablation_report.stored_ablation("x", quick) is None
+    save_result("lrn_ablation", data, {"profile": "quick", "epochs": quick.ablation_epochs, "seeds": quick.seeds,
+                                       "device": "cpu", "dataset": "cifar10", "train_images": 10}, quick)
+    small = make_synthetic(10, 32, 10, seed=0)
+    stored = lrn.run_lrn_ablation(quick, train_set=small, val_set=small)
+    assert stored.arms["lrn"]["val_top1_error"] == 0.4 and stored.baseline == "lrn"
+    assert "lrn_ablation: reusing the result" in capsys.readouterr().out
+    # at another scale (or in smoke, or with ALEXNET_RERUN=1) it trains: an unknown setting shows it tried
+    bogus = {"lrn": {"not_a_setting": 1}}
+    for profile, base in ((quick, {"epochs": 3}), (get_profile("smoke"), None), (quick, None)):
+        if base is None and profile is quick:
+            monkeypatch.setenv("ALEXNET_RERUN", "1")
+        with pytest.raises(ValueError, match="not a training setting"):
+            ablation.reuse_or_run("lrn_ablation", bogus, profile, base=base, train_set=small, val_set=small,
+                                  save=False)
+    monkeypatch.delenv("ALEXNET_RERUN")
+    # a result whose later cells need a file (a kept checkpoint) is reused only while that file is there
+    kept = tmp_path / "last.pt"
+    with pytest.raises(ValueError, match="not a training setting"):
+        ablation.reuse_or_run("lrn_ablation", bogus, quick, needs=kept, train_set=small, val_set=small, save=False)
+    kept.write_bytes(b"")
+    assert ablation.reuse_or_run("lrn_ablation", bogus, quick, needs=kept, train_set=small, val_set=small).baseline \
+        == "lrn"
+    with pytest.raises(ValueError, match="not a training setting"):  # another number of training images
+        ablation.reuse_or_run("lrn_ablation", bogus, quick, train_set=make_synthetic(12, 32, 10, seed=0),
+                              val_set=small, save=False)
 
 
 def test_ablation_verdict_is_the_one_verdict_of_alexnet_stats():

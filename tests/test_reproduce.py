@@ -84,11 +84,12 @@ def test_a_rerun_reuses_what_the_chapters_stored(tmp_path, monkeypatch, capsys):
     assert "reproduce" not in results.load_results(quick)  # and never read as a result
     other = {**sc, "epochs": quick.ablation_epochs + 1}
     results.save_result("lrn_ablation", {"arms": arms, "baseline": "lrn", "deltas": {}}, other, quick)
-    from alexnet.experiments.ablation_report import stored_ablation
-    assert stored_ablation("lrn_ablation", quick) is None  # another scale is not reused
+    wanted = {"epochs": quick.ablation_epochs, "seeds": quick.seeds, "dataset": quick.dataset}
+    assert results.reusable_result("lrn_ablation", quick, **wanted) is None  # another scale is not reused
     results.save_result("lrn_ablation", {"arms": arms, "baseline": "lrn", "deltas": {}}, sc, quick)
+    assert results.reusable_result("lrn_ablation", quick, **wanted) is not None
     monkeypatch.setenv("ALEXNET_RERUN", "1")
-    assert stored_ablation("lrn_ablation", quick) is None
+    assert results.reusable_result("lrn_ablation", quick, **wanted) is None
 
 
 def test_a_failed_jobs_message_is_shortened_at_a_word_boundary():

@@ -147,3 +147,24 @@ def test_an_ablation_arm_keeps_its_weights_where_asked_but_the_saved_result_does
         assert run["seed"] == 0 and unpack_mask(run["val_correct"], n).float().mean().item() == pytest.approx(
             1 - arm["val_top1_error"], abs=1e-6)
         assert 0.0 <= arm["train_eval_top1_error"] <= 1.0 and run["train_eval_images"] > 0
+
+
+def test_on_step_gets_every_step_loss_and_error_as_device_tensors_whose_means_are_the_history():
+    seen = []
+    result = train(small(epochs=2, train_limit=128), progress=False,
+                   on_step=lambda step, loss, err: seen.append((step, loss, err)))
+    steps = len(epoch_batches(128, 32, 0, 0))
+    assert [s for s, _, _ in seen] == list(range(2 * steps))
+    assert all(isinstance(t, torch.Tensor) and t.dim() == 0 and not t.requires_grad
+               for _, loss, err in seen for t in (loss, err))
+    for epoch, record in enumerate(result.history):  # equal batches: the epoch's figures are the steps' means
+        chunk = seen[epoch * steps:(epoch + 1) * steps]
+        assert torch.stack([loss for _, loss, _ in chunk]).mean().item() == pytest.approx(record["train_loss"])
+        assert torch.stack([e for _, _, e in chunk]).mean().item() == pytest.approx(record["train_top1_error"])
+
+
+def test_on_step_sees_the_non_finite_loss_that_stops_a_run():
+    seen = []
+    with pytest.raises(AlexNetError, match="lower learning rate"):
+        train(small(epochs=2, lr=1e9), progress=False, on_step=lambda step, loss, err: seen.append(loss))
+    assert seen and not torch.isfinite(seen[-1]) and all(torch.isfinite(x) for x in seen[:-1])

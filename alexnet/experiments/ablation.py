@@ -132,7 +132,8 @@ _FIELDS = {f.name for f in fields(TrainConfig)}
 
 def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = None, profile: Profile | None = None,
                  base: dict | None = None, save: bool = True, train_set: ImageSet | None = None,
-                 val_set: ImageSet | None = None, progress: bool | None = None) -> AblationResult:
+                 val_set: ImageSet | None = None, progress: bool | None = None,
+                 step_losses: bool = False, extra: Callable[[AblationResult], dict] | None = None) -> AblationResult:
     """Train each arm (``{arm: {"model": {...switches}, other TrainConfig fields..., "build": builder}}``) and
     compare.
 
@@ -142,7 +143,10 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
     shared recipe (e.g. ``{"epochs": 20}``); ``baseline`` (default: the first arm) is what the deltas are
     measured against. An arm with a ``checkpoint_dir`` keeps its weights there (for a later measurement); the
     folder is left out of the saved result. Every seed's model starts from ``torch.manual_seed(seed)``, so arms
-    that build the same layers start from the same weights.
+    that build the same layers start from the same weights. With ``step_losses``, each run also keeps the
+    training loss of every step (``runs[i]["step_losses"]``, through :func:`alexnet.train.train`'s ``on_step``).
+    ``extra(result)`` returns further fields for the saved data (an ``"arms"`` field replaces the arms, e.g. with
+    more fields in each; the returned result gets it too).
     """
     profile = profile or get_profile()
     baseline = baseline or next(iter(arms))
@@ -167,10 +171,14 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
             if build is not None:
                 torch.manual_seed(seed)  # the same initial weights train() would draw for the layers kept
                 model = build(cfg.resolved_arch(), train_set.num_classes, **cfg.model)
+            steps: list[torch.Tensor] = []
             out = train(cfg, model=model, train_set=train_set, val_set=val_set, progress=progress,
-                        on_epoch=bar.epoch_done)
+                        on_epoch=bar.epoch_done, on_step=(lambda i, loss, err: steps.append(loss)) if step_losses
+                        else None)
             histories.append(out.history)
             runs.append({"seed": seed, **final_measurement(out.model, out.stats, train_set, val_set)})
+            if step_losses:  # one transfer per run, not one per step
+                runs[-1]["step_losses"] = torch.stack(steps).float().cpu().tolist()
         finals = [h[-1] for h in histories]
         mean = lambda key: sum(f[key] for f in finals) / len(finals)  # noqa: E731
         saved = {k: v for k, v in overrides.items() if k not in ("checkpoint_dir", "build")}
@@ -193,42 +201,40 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
     sc = scale(profile, dataset=cfg0.dataset, train_images=len(train_set), epochs=cfg0.epochs,
                seeds=profile.seeds, val_images=len(val_set))
     result = AblationResult(name, results, baseline, deltas, sc)
+    more = extra(result) if extra is not None else {}
+    result.arms = more.get("arms", results)
     if save:
-        save_result(name, {"arms": results, "baseline": baseline, "deltas": deltas}, sc, profile,
+        save_result(name, {"arms": results, "baseline": baseline, "deltas": deltas, **more}, sc, profile,
                     seconds=sum(r["seconds"] for r in results.values()))
     return result
 
 
 # ------------------------------------------------------------------------------------------- reusing results
-def reusable_result(name: str, scale: dict, profile: Profile | None = None) -> dict | None:
-    """The stored record ``name`` if it can stand in for a new run, else None: the one rule every experiment
-    follows before training (:func:`alexnet.results.reusable_result`: made by the code running now, in a
-    meaningful profile, at every item of ``scale``, e.g. ``{"epochs": 20, "seeds": 2}``; ``ALEXNET_RERUN=1``
-    forces a new run). Prints the line that says a result was reused."""
+def reuse_or_run(name: str, arms: dict[str, dict], profile: Profile | None = None, *, base: dict | None = None,
+                 needs: Path | None = None, **kwargs) -> AblationResult:
+    """:func:`run_ablation`, unless the one reuse rule (:func:`alexnet.results.reusable_result`: made by the code
+    running now, in this profile, at these epochs, seeds and dataset, and on as many training images as a given
+    ``train_set``; ``ALEXNET_RERUN=1`` forces a new run) finds ``name`` and the file ``needs`` (if given: e.g. a
+    checkpoint a later cell loads) exists: then that result is returned and a line says so
+    (:func:`alexnet.results.reuse_note`). ``kwargs`` go to :func:`run_ablation`."""
     profile = profile or get_profile()
+    cfg = base_config(profile, **(base or {}))
+    want = {"epochs": cfg.epochs, "seeds": profile.seeds, "dataset": cfg.dataset}
+    if kwargs.get("train_set") is not None:
+        want["train_images"] = len(kwargs["train_set"])
+    record = results_store.reusable_result(name, profile, **want)
+    if record is None or (needs is not None and not Path(needs).exists()):
+        return run_ablation(name, arms, profile=profile, base=base, **kwargs)
+    print(results_store.reuse_note(name, record))
+    data = record["data"]
+    return AblationResult(name, data["arms"], data["baseline"], data["deltas"],
+                          {**record["scale"], "saved_at": record.get("saved_at")})
+
+
+def reusable_result(name: str, scale: dict, profile: Profile | None = None) -> dict | None:
+    """Kept only for :mod:`alexnet.experiments.relu`'s import; new code calls
+    :func:`alexnet.results.reusable_result` and prints :func:`alexnet.results.reuse_note`."""
     record = results_store.reusable_result(name, profile, **scale)
     if record is not None:
         print(results_store.reuse_note(name, record))
     return record
-
-
-def reusable_with_checkpoint(name: str, cfg: TrainConfig, profile: Profile, checkpoint: Path) -> dict | None:
-    """:func:`reusable_result` for an ablation whose chapter also needs the weights one arm kept in
-    ``checkpoint``: the record only when that file is there too (same code, profile, epochs, seeds, dataset)."""
-    if not Path(checkpoint).exists():
-        return None
-    return reusable_result(name, {"epochs": cfg.epochs, "seeds": profile.seeds, "dataset": cfg.dataset}, profile)
-
-
-def reuse_or_run(name: str, arms: dict[str, dict], profile: Profile | None = None, *, base: dict | None = None,
-                 **kwargs) -> AblationResult:
-    """:func:`run_ablation`, unless :func:`reusable_result` finds ``name`` at this scale: then that result is
-    returned and a line says so."""
-    profile = profile or get_profile()
-    cfg = base_config(profile, **(base or {}))
-    record = reusable_result(name, {"epochs": cfg.epochs, "seeds": profile.seeds, "dataset": cfg.dataset}, profile)
-    if record is not None:
-        data = record["data"]
-        return AblationResult(name, data["arms"], data["baseline"], data["deltas"],
-                              {**record["scale"], "saved_at": record.get("saved_at")})
-    return run_ablation(name, arms, profile=profile, base=base, **kwargs)

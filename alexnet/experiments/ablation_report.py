@@ -1,40 +1,13 @@
-"""An ablation against the paper: reuse a stored run, set our Δ next to the paper's, and give the verdict.
+"""An ablation against the paper: our Δ next to the paper's, and the verdict.
 
-The chapters on LRN (§3.3) and overlapping pooling (§3.4) train two arms with :func:`run_ablation`. Their
+The chapters on LRN (§3.3) and overlapping pooling (§3.4) train two arms with :func:`~.ablation.reuse_or_run`. Their
 paper-vs-ours text is built here; the verdict comes from :func:`alexnet.stats.verdict` (two standard errors) and
 the paper's numbers from :mod:`alexnet.paper`, so the chapter and the scorecard say the same thing.
 """
 from __future__ import annotations
 
 from .. import stats
-from ..profiles import Profile, get_profile
-from ..results import reusable_result, reuse_note
-from .ablation import AblationResult, run_ablation
-
-def stored_ablation(name: str, profile: Profile | None = None) -> AblationResult | None:
-    """The saved result of ablation ``name`` if the code running now made it at ``profile``'s scale (its
-    epochs and seeds), else None (the one reuse rule, :func:`alexnet.results.reusable_result`: yours first,
-    then the book's). Smoke always trains; ``ALEXNET_RERUN=1`` ignores stored results."""
-    profile = profile or get_profile()
-    record = reusable_result(name, profile, epochs=profile.ablation_epochs, seeds=profile.seeds)
-    if record is None:
-        return None
-    data = record["data"]
-    return AblationResult(name, data["arms"], data["baseline"], data["deltas"],
-                          {**record["scale"], "saved_at": record["saved_at"]})
-
-
-def reuse_or_run_ablation(name: str, arms: dict[str, dict], profile: Profile | None = None,
-                          **kwargs) -> AblationResult:
-    """:func:`run_ablation`, unless the results store already holds ``name`` made by this code at this
-    profile's scale (a heavy cell, gated): then that result is returned and the cell says so."""
-    profile = profile or get_profile()
-    stored = stored_ablation(name, profile)
-    if stored is not None:
-        seconds = sum(arm["seconds"] for arm in stored.arms.values())
-        print(reuse_note(name, {"scale": stored.scale, "saved_at": stored.scale["saved_at"]}, seconds))
-        return stored
-    return run_ablation(name, arms, profile=profile, **kwargs)
+from .ablation import AblationResult
 
 
 def top1_effect(result: AblationResult, without: str) -> tuple[float, float, int]:

@@ -37,8 +37,7 @@ from ..results import save_result, scale
 from ..stats import describe, paired, verdict
 from ..train import load_trained
 from ..transforms import BatchAugment, DatasetStats, pca_lighting, random_crop_flip
-from .ablation import (AblationResult, base_config, pack_mask, reusable_with_checkpoint, run_ablation,
-                       train_error)
+from .ablation import AblationResult, pack_mask, reuse_or_run, train_error
 
 
 # ------------------------------------------------------------------------------------------- counting crops
@@ -171,7 +170,7 @@ ABLATION_ARMS = {"paper": {"augment": "paper"}, "crop_flip": {"augment": "crop_f
 def augmentation_ablation(profile: Profile | None = None, base: dict | None = None,
                           checkpoint_dir: str | Path | None = None) -> tuple[AblationResult, Path]:
     """Train the three arms (crop + flip + PCA = the paper, crop + flip, none) with
-    :func:`~alexnet.experiments.run_ablation` and save them as ``augmentation_ablation``.
+    :func:`~alexnet.experiments.ablation.reuse_or_run` and save them as ``augmentation_ablation``.
 
     The paper arm is the main recipe; its final weights are kept in ``checkpoint_dir`` (by default
     :func:`alexnet.scratch.scratch_checkpoint_dir`, overwritten by the next run) so that the ten-crop measurement
@@ -180,15 +179,10 @@ def augmentation_ablation(profile: Profile | None = None, base: dict | None = No
     """
     profile = profile or get_profile()
     folder = Path(checkpoint_dir or scratch_checkpoint_dir("augmentation-paper", profile))
-    record = reusable_with_checkpoint("augmentation_ablation", base_config(profile, **(base or {})), profile,
-                                      folder / "last.pt")
-    if record is not None:
-        d = record["data"]
-        stored = AblationResult(record["name"], d["arms"], d["baseline"], d["deltas"], record["scale"])
-        return stored, folder / "last.pt"
     arms = {k: dict(v) for k, v in ABLATION_ARMS.items()}
     arms["paper"]["checkpoint_dir"] = str(folder)
-    result = run_ablation("augmentation_ablation", arms, baseline="paper", profile=profile, base=base)
+    result = reuse_or_run("augmentation_ablation", arms, profile, base=base, needs=folder / "last.pt",
+                          baseline="paper")
     return result, folder / "last.pt"
 
 

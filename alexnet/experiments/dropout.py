@@ -32,10 +32,9 @@ from torch import nn
 
 from .. import paper
 from ..profiles import Profile, experiment_epochs, get_profile
-from ..results import save_result
 from ..stats import describe, epochs_to_error, ratio_interval, ratio_verdict, verdict
 from ..scratch import scratch_checkpoint_dir
-from .ablation import AblationResult, base_config, reusable_with_checkpoint, run_ablation, train_error
+from .ablation import AblationResult, reuse_or_run, train_error
 from .learning import epochs_at_initial_lr, first_lr_drop
 
 
@@ -196,25 +195,27 @@ def dropout_ablation(profile: Profile | None = None, base: dict | None = None, m
     """Train with dropout on fc6 and fc7 (the paper's rate) and without, and save them as ``dropout_ablation``
     with their :func:`convergence` record (and ``convergence_ratio``, its ratio).
 
-    The dropout arm's final weights are kept in ``checkpoint_dir`` (by default :func:`alexnet.scratch.scratch_checkpoint_dir`) for the
-    dropout-rate explorer. A stored result is reused (:func:`~alexnet.experiments.ablation.reusable_result`) only
-    when that checkpoint is there too. Epochs per arm: :func:`alexnet.profiles.experiment_epochs` unless ``base``
-    sets them. Returns the result, the convergence record and the checkpoint's path.
+    The dropout arm's final weights are kept in ``checkpoint_dir`` (by default
+    :func:`alexnet.scratch.scratch_checkpoint_dir`) for the dropout-rate explorer. A stored result is reused
+    (:func:`~alexnet.experiments.ablation.reuse_or_run`) only when that checkpoint is there too. Returns the
+    result, the convergence record and the checkpoint's path. Epochs per arm:
+    :func:`alexnet.profiles.experiment_epochs` unless ``base`` sets them.
     """
     profile = profile or get_profile()
     folder = Path(checkpoint_dir or scratch_checkpoint_dir("dropout", profile))
     base = {"epochs": experiment_epochs(profile, "dropout_ablation"), **(base or {})}
-    record = reusable_with_checkpoint("dropout_ablation", base_config(profile, **base), profile, folder / "last.pt")
-    if record is not None:
-        d = record["data"]
-        result = AblationResult("dropout_ablation", d["arms"], d["baseline"], d["deltas"], record["scale"])
-        return result, d["convergence"], folder / "last.pt"
     arms = {"dropout": {"checkpoint_dir": str(folder)}, "no_dropout": DROPOUT_ARMS["no_dropout"]}
-    result = run_ablation("dropout_ablation", arms, baseline="dropout", profile=profile, base=base, save=False)
-    conv = convergence(result.arms["dropout"]["histories"], result.arms["no_dropout"]["histories"], metric)
-    save_result(result.name, {"arms": result.arms, "baseline": result.baseline, "deltas": result.deltas,
-                              "convergence_ratio": conv["ratio"], "convergence": conv}, result.scale, profile,
-                seconds=sum(r["seconds"] for r in result.arms.values()))
+
+    def measured(r: AblationResult) -> dict:
+        return convergence(r.arms["dropout"]["histories"], r.arms["no_dropout"]["histories"], metric)
+
+    def saved_with_it(r: AblationResult) -> dict:
+        conv = measured(r)
+        return {"convergence_ratio": conv["ratio"], "convergence": conv}
+
+    result = reuse_or_run("dropout_ablation", arms, profile, base=base, needs=folder / "last.pt", baseline="dropout",
+                          extra=saved_with_it)
+    conv = measured(result)  # from the histories, so a reused result gives the same record
     return result, conv, folder / "last.pt"
 
 

@@ -21,7 +21,7 @@ from ..hooks import layer_outputs
 from ..lrn import LocalResponseNorm, local_response_norm, lrn_equivalents
 from ..profiles import Profile
 from .ablation import AblationResult
-from .ablation_report import reuse_or_run_ablation
+from .ablation import reuse_or_run
 
 N, ALPHA, BETA, K = paper.LRN.size, paper.LRN.alpha, paper.LRN.beta, paper.LRN.k  # §3.3's constants
 
@@ -182,4 +182,4 @@ def scale_at_init_with_and_without_lrn(x: torch.Tensor, labels: torch.Tensor, nu
 
 def run_lrn_ablation(profile: Profile | None = None, **kwargs) -> AblationResult:
     """§3.3's ablation at the profile's scale: the same recipe with and without LRN after conv1 and conv2."""
-    return reuse_or_run_ablation("lrn_ablation", {"lrn": {}, "no_lrn": {"model": {"lrn": False}}}, profile, **kwargs)
+    return reuse_or_run("lrn_ablation", {"lrn": {}, "no_lrn": {"model": {"lrn": False}}}, profile, **kwargs)

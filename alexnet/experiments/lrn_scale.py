@@ -17,12 +17,15 @@ measures the data-dependent factor (:func:`alexnet.lrn.data_dependent_factors`) 
 """
 from __future__ import annotations
 
+import time
+
 import torch
 
 from ..data import load_imageset
 from ..lrn import data_dependent_factors
 from ..model import alexnet_cifar, alpha_rescaled_with_inputs
 from ..profiles import Profile, get_profile
+from ..results import reusable_result, reuse_note, save_result, scale
 from ..train import TrainConfig, train
 from ..transforms import BatchAugment, compute_stats
 
@@ -50,12 +53,20 @@ def factor_at_init_and_after(profile: Profile | None = None, *, epochs: int | No
     recipe on the profile's training set (from the same seed).
 
     Returns ``{"default"|"faithful": {"switches", "init": {layer: stats}, "trained": {layer: stats},
-    "val_top1_error"}, "scale": {...}}`` with the stats of :func:`alexnet.lrn.data_dependent_factors`.
+    "val_top1_error"}, "scale": {...}}`` with the stats of :func:`alexnet.lrn.data_dependent_factors`. Saved as
+    ``lrn_factors``; a result of this code at this scale is reused instead (:func:`alexnet.results.reusable_result`).
     """
     profile = profile or get_profile()
     epochs = epochs or SHORT_EPOCHS.get(profile.name, SHORT_EPOCHS["quick"])
     train_set = train_set or load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False)
     val_set = val_set or load_imageset(profile.dataset, "val", limit=profile.val_limit, progress=False)
+    measured = scale(profile, dataset=train_set.name, train_images=len(train_set), epochs=epochs,
+                     measured_on=min(images, len(val_set)), seed=seed)
+    record = reusable_result("lrn_factors", profile, **measured)
+    if record is not None:
+        print(reuse_note("lrn_factors", record))
+        return record["data"]
+    t0 = time.perf_counter()
     stats = compute_stats(train_set.images)
     x = BatchAugment(stats, val_set.crop_size, "none").centre_crop(val_set.images[:images])
     out = {}
@@ -70,6 +81,7 @@ def factor_at_init_and_after(profile: Profile | None = None, *, epochs: int | No
                     "val_top1_error": run.history[-1].get("val_top1_error")}
     out["scale"] = {"profile": profile.name, "dataset": train_set.name, "train_images": len(train_set),
                     "measured_on": len(x), "epochs": epochs, "seed": seed}
+    save_result("lrn_factors", out, measured, profile, seconds=time.perf_counter() - t0, seeds=[seed])
     return out
 
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..profiles import Profile
 from .ablation import AblationResult
-from .ablation_report import reuse_or_run_ablation
+from .ablation import reuse_or_run
 
 
 def pool_output_size(width: int, z: int, s: int, padding: int = 0) -> int:
@@ -41,8 +41,8 @@ def max_pool_map(feature: torch.Tensor, z: int, s: int) -> torch.Tensor:
 
 def run_pooling_ablation(profile: Profile | None = None, **kwargs) -> AblationResult:
     """§3.4's ablation at the profile's scale: overlapping (z=3, s=2) against plain (z=2, s=2) pooling."""
-    return reuse_or_run_ablation("pooling_ablation", {"overlap": {}, "plain": {"model": {"pooling": "plain"}}},
-                                 profile, **kwargs)
+    return reuse_or_run("pooling_ablation", {"overlap": {}, "plain": {"model": {"pooling": "plain"}}}, profile,
+                        **kwargs)
 
 
 def generalisation_gaps(result: AblationResult, last: int = 3) -> dict[str, dict]:

@@ -28,7 +28,7 @@ from ..parallel import LAYERS, PAPER_CROSSINGS, ModelParallelAlexNet, allreduce_
 from ..profiles import Profile, experiment_epochs, get_profile
 from ..scratch import scratch_checkpoint_dir
 from ..train import TrainConfig, TrainResult, train
-from .ablation import AblationResult, base_config, reusable_with_checkpoint, run_ablation
+from .ablation import AblationResult, base_config, reuse_or_run
 from .ablation_report import ablation_verdict, ablation_vs_paper
 
 ABLATION_ARMS = {"two_towers": {}, "one_tower": {"model": dict(ONE_GPU)}}  # GPU 1 + GPU 2 against one GPU
@@ -223,13 +223,10 @@ def towers_ablation(profile: Profile | None = None, base: dict | None = None,
     profile = profile or get_profile()
     folder = Path(checkpoint_dir or scratch_checkpoint_dir("towers-two_towers", profile))
     base = {"epochs": experiment_epochs(profile, "towers_ablation"), **(base or {})}
-    record = reusable_with_checkpoint("towers_ablation", base_config(profile, **base), profile, folder / "last.pt")
-    if record is not None:
-        d = record["data"]
-        return AblationResult(record["name"], d["arms"], d["baseline"], d["deltas"], record["scale"]), folder / "last.pt"
     arms = copy.deepcopy(ABLATION_ARMS)
     arms["two_towers"]["checkpoint_dir"] = str(folder)
-    result = run_ablation("towers_ablation", arms, baseline="two_towers", profile=profile, base=base)
+    result = reuse_or_run("towers_ablation", arms, profile, base=base, needs=folder / "last.pt",
+                          baseline="two_towers")
     return result, folder / "last.pt"
 
 

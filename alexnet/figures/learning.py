@@ -41,8 +41,7 @@ def plot_lr_drop_transient(result: dict, ax=None):
 
 
 def plot_bias_losses(result: dict, ax=None):
-    """Training loss per step of each arm of :func:`alexnet.experiments.bias.bias_init_experiment`; an × marks
-    a divergence."""
+    """Training loss per step of each arm of :func:`alexnet.experiments.bias.bias_init_experiment`."""
     ax = ax or plt.subplots(figsize=(7, 3.8))[1]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (arm, r) in enumerate(result["arms"].items()):
@@ -51,11 +50,6 @@ def plot_bias_losses(result: dict, ax=None):
         per = max(1, r["steps_per_epoch"])
         xs = [(s + 1) / per for s in range(len(losses))]
         ax.plot(xs, losses, style, color=colors[i % 3], lw=1.2, label=arm)
-        if r["diverged_at_step"]:
-            x = r["diverged_at_step"] / per
-            ax.plot([x], [losses[-1] if losses else result["chance_loss"]], "x", color=colors[i % 3], ms=10, mew=2)
-            ax.annotate("diverged", (x, losses[-1] if losses else result["chance_loss"]), fontsize=7,
-                        xytext=(4, 4), textcoords="offset points")
     ax.axhline(result["chance_loss"], color="grey", lw=0.8, ls=":")
     ax.text(0.99, result["chance_loss"] + 0.03, "chance: ln(classes)", ha="right", va="bottom", fontsize=7,
             color="grey", transform=ax.get_yaxis_transform())
@@ -69,7 +63,6 @@ def plot_bias_losses(result: dict, ax=None):
     ax.legend(fontsize=7, ncol=2, loc="lower left")
     ax.grid(alpha=0.3)
     return ax
-
 
 
 class LiveCurves:
