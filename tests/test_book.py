@@ -192,3 +192,16 @@ def test_the_launch_menu_offers_colab_and_no_binder():
     launch = re.search(r"^launch_buttons:\n((?:[ \t]+.*\n)+)", (TOP / "_config.yml").read_text(), re.M)
     assert launch and "colab_url:" in launch.group(1)
     assert "binderhub_url" not in launch.group(1)
+
+
+def test_the_results_chapter_quotes_the_shipped_checkpoints_5000_image_errors_as_data_readme_records_them():
+    """Chapter 6 computes the shipped checkpoint's error on the test images a reader has, and quotes the one
+    measured on the 5,000 cifar10-jpeg test images; that quote must be data/README.md's record."""
+    section = (TOP / "data" / "README.md").read_text().split("### `checkpoints/alexnet-cifar10-50k.pt`")[1]
+    rows = dict((name, (top1, top5)) for name, top1, top5 in
+                re.findall(r"\| (centre crop|ten crops) \| ([\d.]+)% \| ([\d.]+)% \|", section.split("846")[0]))
+    (c1, c5), (t1, t5) = rows["centre crop"], rows["ten crops"]
+    cells = json.loads((TOP / "book" / "06_results.ipynb").read_text())["cells"]
+    prose = " ".join(" ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").split())
+    assert f"{c1}% / {c5}% with the centre crop and {t1}% / {t5}% with ten crops" in prose
+    assert "5,000 CIFAR-10 test images" in prose and "alexnet-cifar10-50k.pt" in prose
