@@ -129,8 +129,14 @@ def save_checkpoint(state: dict, folder: str | Path, name: str = "last.pt") -> P
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint`; raise :class:`CheckpointError` if it is damaged."""
+    """Load a checkpoint written by :func:`save_checkpoint`; raise :class:`CheckpointError` if it is damaged.
+    ``path`` may be the trainer's checkpoint folder: its ``last.pt`` is loaded."""
     path = Path(path)
+    if path.is_dir():
+        if not (path / "last.pt").is_file():
+            raise CheckpointError(f"{path} is a folder with no last.pt in it: pass a checkpoint file"
+                                  + (f" (it has {path / 'prev.pt'})" if (path / "prev.pt").is_file() else ""))
+        path = path / "last.pt"
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
@@ -169,7 +175,10 @@ def latest_checkpoint(folder: str | Path, map_location="cpu") -> dict | None:
         return load_checkpoint(prev, map_location)
 
 
-def find_shipped_checkpoint(name: str = "alexnet-cifar.pt") -> Path | None:
+SHIPPED_CHECKPOINT = "alexnet-cifar10-50k.pt"  # the scaled net trained on all 50,000 CIFAR-10 images (data/README.md)
+
+
+def find_shipped_checkpoint(name: str = SHIPPED_CHECKPOINT) -> Path | None:
     """The one lookup for a trained checkpoint the book ships or a reader made, first match wins:
     ``<data root>/checkpoints/NAME``, then ``data/checkpoints/NAME`` in a checkout, then the copy installed
     with the package (``alexnet/checkpoints/NAME``, when packaged). None if there is none."""

@@ -49,15 +49,19 @@ def _claim_ids() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .data import DATASETS
+
+    datasets = ", ".join(DATASETS)
     parser = _Parser(prog="alexnet", description="AlexNet (Krizhevsky, Sutskever & Hinton, 2012), reproduced.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model with the paper's recipe (§5)", description=(
         "Train with the paper's recipe (§5: SGD with momentum 0.9, weight decay 0.0005, the learning rate divided "
         "by 10 when the validation error stops improving). Data come from $ALEXNET_DATA (default: data/)."))
-    t.add_argument("--dataset", required=True, help="cifar10, imagenette, imagenet or synthetic")
+    t.add_argument("--dataset", required=True, help=datasets)
     t.add_argument("--epochs", type=_positive_int, required=True)
-    t.add_argument("--batch-size", type=_positive_int, default=128)
+    t.add_argument("--batch-size", type=_positive_int, default=128,
+                   help="images per step (default: 128, the paper's); at most --train-limit")
     t.add_argument("--lr", type=_positive_float, default=0.01)
     t.add_argument("--arch", default=None, help="alexnet (227 px) or alexnet-cifar (32 px); default by dataset")
     t.add_argument("--checkpoint-dir", required=True)
@@ -84,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="top-1/top-5 error of a checkpoint", description=(
         "Top-1 and top-5 error of a checkpoint written by train, on the validation split of a dataset under "
         "$ALEXNET_DATA (default: data/); --ten-crop averages the 10 crops of §4.1."))
-    e.add_argument("--checkpoint", required=True)
-    e.add_argument("--dataset", required=True)
+    e.add_argument("--checkpoint", required=True, help="a checkpoint file, or a --checkpoint-dir (its last.pt)")
+    e.add_argument("--dataset", required=True, help=datasets)
     e.add_argument("--ten-crop", action="store_true", help="average the softmax over 10 crops (§4.1)")
     e.add_argument("--json", action="store_true", help="print one JSON line")
     e.add_argument("--device", default=None)
@@ -128,6 +132,9 @@ def _train(args) -> int:
             model[key] = value
     if args.no_lrn:
         model["lrn"] = False
+    if args.train_limit is not None and args.batch_size > args.train_limit:
+        raise AlexNetError(f"--batch-size {args.batch_size} is larger than --train-limit {args.train_limit}: "
+                           f"pass --batch-size {args.train_limit} or less")
     cfg = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       arch=args.arch, model=model, augment=args.augment, seed=args.seed,
                       checkpoint_dir=args.checkpoint_dir, resume=args.resume, save_every=args.save_every,

@@ -29,7 +29,8 @@ DATASETS: dict[str, DatasetSpec] = {
     "imagenette": DatasetSpec("imagenette", 256, 227, 10, ("train", "val"),
                               ("imagenette/{train,val}/<class>/* (ImageFolder)",
                                "imagenette/imagenette2-320/{train,val}/ (torchvision)"),
-                              "torchvision downloads the 320 px version (330 MB) when online"),
+                              "torchvision downloads the 320 px version (330 MB) when online; or set ALEXNET_DATA to a "
+                              "folder that has it"),
     "imagenet": DatasetSpec("imagenet", 256, 227, 1000, ("train", "val"),
                             ("imagenet/{train,val}/<wnid>/* (ImageFolder)",),
                             "bring your own copy of ILSVRC-2012 (it is never downloaded) and set ALEXNET_DATA"),

@@ -106,7 +106,7 @@ def _run_results(profile, context):
     from .experiments.results_figs import error_table, results_model, save_results_table
     model, stats, info = results_model(profile)
     train_set, test_set = _sets(profile)
-    save_results_table(error_table(model, stats, test_set), info, test_set, len(train_set), profile)
+    save_results_table(error_table(model, stats, test_set), info, test_set, info["train_images"], profile)
 
 
 JOBS: list[Job] = [

@@ -88,6 +88,7 @@ class TrainResult:
     stats: DatasetStats
     config: TrainConfig
     checkpoint: Path | None
+    train_images: int | None = None  # how many training images the run saw (after train_limit)
 
 
 def mix_seed(*parts: int) -> int:
@@ -239,7 +240,7 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
         return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "epoch": epoch, "step": step, "history": history,
                 "sums": list(sums), "stats": stats.state_dict(), "identity": identity, "config": asdict(cfg),
-                "classes": train_set.classes}
+                "classes": train_set.classes, "train_images": len(train_set)}
 
     def checkpoint(epoch: int, step: int) -> None:
         if folder is not None and is_main:
@@ -250,7 +251,8 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
     for epoch in range(start_epoch, cfg.epochs):
         batches = epoch_batches(len(train_set), cfg.batch_size, cfg.seed, epoch, rank, world)
         if not batches:
-            raise AlexNetError(f"batch size {cfg.batch_size} is larger than the {len(train_set)} training images")
+            raise AlexNetError(f"batch size {cfg.batch_size} is larger than the {len(train_set)} training images: "
+                               f"use a batch size of {len(train_set)} or less (--batch-size)")
         model.train()
         t0 = time.perf_counter()
         bar = tqdm(total=len(batches), initial=start_step, desc=f"epoch {epoch + 1}/{cfg.epochs}",
@@ -316,7 +318,7 @@ def train(config: TrainConfig, *, model: torch.nn.Module | None = None, train_se
             tqdm.write(_epoch_line(record, cfg.epochs))
         if on_epoch is not None and is_main:
             on_epoch(history)
-    return TrainResult(model, history, stats, cfg, (folder / "last.pt") if folder else None)
+    return TrainResult(model, history, stats, cfg, (folder / "last.pt") if folder else None, len(train_set))
 
 
 # Settings that may differ on --resume: more epochs, and where or how fast the run goes. Every other field

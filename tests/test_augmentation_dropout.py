@@ -233,3 +233,24 @@ def test_evaluate_crops_gives_both_ways_of_testing_from_one_loop():
         assert both[way]["top5_error"] == pytest.approx(alone["top5_error"])
         assert both[way]["correct"].shape == (len(val),)
         assert 1 - both[way]["correct"].float().mean().item() == pytest.approx(alone["top1_error"])
+
+
+def test_pick_photo_finds_the_chapters_classes_in_both_photo_sources_and_says_when_a_name_is_absent():
+    from torchvision import datasets
+    from torchvision.models import AlexNet_Weights
+
+    from alexnet import make_synthetic
+    from alexnet.errors import AlexNetWarning
+    from alexnet.experiments import augmentation as A
+
+    ilsvrc = AlexNet_Weights.IMAGENET1K_V1.meta["categories"]  # the 1,000 classes imagenet-sample has one photo of
+    imagenette = [words[0] for words in datasets.Imagenette._WNID_TO_CLASS.values()]
+    for name in (A.CROP_PHOTO, A.LIGHTING_PHOTO):
+        assert name in ilsvrc and name in imagenette, name
+    photos = make_synthetic(3, 32, 3, seed=0)
+    photos.labels = torch.tensor([0, 1, 2])
+    photos.class_names = ["tench", "garbage_truck", "church"]  # imagenet-sample's spelling: underscores
+    assert torch.equal(A.pick_photo(photos, "church"), photos.images[2])
+    assert torch.equal(A.pick_photo(photos, "garbage truck"), photos.images[1])  # Imagenette's spelling
+    with pytest.warns(AlexNetWarning, match="no class named like 'toucan'"):
+        assert torch.equal(A.pick_photo(photos, "toucan"), photos.images[0])

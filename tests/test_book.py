@@ -150,9 +150,10 @@ def test_pages_in_a_real_browser(built_book):
                     tables = page.evaluate("document.querySelectorAll('main div.cell_output table').length")
                     if tables < md_tables:
                         problems.append(f"{f}: {md_tables} Markdown tables in the outputs but {tables} rendered")
-                    for host in ("colab.research.google.com", "mybinder.org"):
-                        if not page.locator(f"a[href*='{host}']").count():
-                            problems.append(f"{f}: no {host} launch link")
+                    if not page.locator("a[href*='colab.research.google.com']").count():
+                        problems.append(f"{f}: no Colab launch link")
+                    if page.locator("a[href*='mybinder.org']").count():
+                        problems.append(f"{f}: a Binder launch link (Binder cannot install the package's torch)")
                     if not page.locator("a.colab-badge").count():
                         problems.append(f"{f}: no Open in Colab badge")
                 explorers = page.locator(".alexnet-explorer")
@@ -183,3 +184,24 @@ def test_pages_that_name_the_repository_use_the_address_in_config():
     for path in [TOP / "README.md", *sorted((TOP / "book").glob("*.md"))]:
         for found in re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", path.read_text()):
             assert found == url, f"{path.name} names {found}, _config.yml says {url}"
+
+
+def test_the_launch_menu_offers_colab_and_no_binder():
+    """Binder would build an image with PyPI's torch (about 5 GB with its CUDA libraries): too large to start, so
+    the launch menu offers Colab only."""
+    launch = re.search(r"^launch_buttons:\n((?:[ \t]+.*\n)+)", (TOP / "_config.yml").read_text(), re.M)
+    assert launch and "colab_url:" in launch.group(1)
+    assert "binderhub_url" not in launch.group(1)
+
+
+def test_the_results_chapter_quotes_the_shipped_checkpoints_5000_image_errors_as_data_readme_records_them():
+    """Chapter 6 computes the shipped checkpoint's error on the test images a reader has, and quotes the one
+    measured on the 5,000 cifar10-jpeg test images; that quote must be data/README.md's record."""
+    section = (TOP / "data" / "README.md").read_text().split("### `checkpoints/alexnet-cifar10-50k.pt`")[1]
+    rows = dict((name, (top1, top5)) for name, top1, top5 in
+                re.findall(r"\| (centre crop|ten crops) \| ([\d.]+)% \| ([\d.]+)% \|", section.split("846")[0]))
+    (c1, c5), (t1, t5) = rows["centre crop"], rows["ten crops"]
+    cells = json.loads((TOP / "book" / "06_results.ipynb").read_text())["cells"]
+    prose = " ".join(" ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").split())
+    assert f"{c1}% / {c5}% with the centre crop and {t1}% / {t5}% with ten crops" in prose
+    assert "5,000 CIFAR-10 test images" in prose and "alexnet-cifar10-50k.pt" in prose

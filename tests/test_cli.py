@@ -5,6 +5,7 @@ import sys
 import pytest
 import torch
 
+from alexnet.data import DATASETS
 from cli_helpers import SMALL, run_cli
 
 
@@ -22,6 +23,9 @@ def one_clear_line(proc, code, *words):
     (["--dataset", "synthetic", "--epochs", "-2"], ["epochs"]),
     (["--dataset", "synthetic", "--epochs", "1", "--batch-size", "0"], ["batch-size"]),
     (["--dataset", "cifar10", "--epochs", "1"], ["cifar10", "not found", "download"]),
+    # the default batch (the paper's 128) and a tiny --train-limit: said before any data is read
+    (["--dataset", "synthetic", "--epochs", "1", "--train-limit", "64"],
+     ["--batch-size 128", "--train-limit 64", "--batch-size 64 or less"]),
 ])
 def test_bad_train_arguments_exit_2(tmp_path, args, words):
     proc = run_cli("train", *args, "--checkpoint-dir", tmp_path, env={"ALEXNET_DATA": str(tmp_path)})
@@ -29,8 +33,8 @@ def test_bad_train_arguments_exit_2(tmp_path, args, words):
 
 
 @pytest.mark.parametrize("command,words", [("bench", ["images per second", "synthetic", "JPEG"]),
-                                           ("train", ["recipe", "ALEXNET_DATA"]),
-                                           ("evaluate", ["top-5", "ALEXNET_DATA"])])
+                                           ("train", ["recipe", "ALEXNET_DATA", *DATASETS]),
+                                           ("evaluate", ["top-5", "ALEXNET_DATA", *DATASETS, "last.pt"])])
 def test_each_command_help_has_a_description(command, words):
     proc = run_cli(command, "--help")
     assert proc.returncode == 0, proc.stderr
@@ -49,6 +53,13 @@ def test_train_then_evaluate_json(tmp_path):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert 0 <= result["top1_error"] <= 1 and 0 <= result["top5_error"] <= result["top1_error"]
+    # the --checkpoint-dir itself: its last.pt
+    out = run_cli("evaluate", "--checkpoint", ck, "--dataset", "synthetic", "--json", "--ten-crop")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1])["top1_error"] == result["top1_error"]
+    (tmp_path / "empty").mkdir()
+    one_clear_line(run_cli("evaluate", "--checkpoint", tmp_path / "empty", "--dataset", "synthetic"), 2,
+                   "empty", "no last.pt")
 
 
 def test_checkpoint_errors(tmp_path):

@@ -63,6 +63,10 @@ def test_missing_dataset_offline_is_one_clear_error(tmp_path, monkeypatch):
     assert "cifar10" in text and str(tmp_path) in text and "ImageFolder" in text and "download" in text
     with pytest.raises(DatasetNotFoundError, match="bring your own"):
         load_imageset("imagenet", "val")
+    # every dataset that lives on disk says how to point the package at a copy the reader has
+    for name in ("cifar10", "imagenette", "imagenet", "imagenet-sample"):
+        with pytest.raises(DatasetNotFoundError, match="ALEXNET_DATA"):
+            load_imageset(name, "val")
 
 
 def test_failed_download_leaves_no_folder_behind(tmp_path, monkeypatch):

@@ -115,15 +115,18 @@ def _tiny_checkpoint(folder):
     state = {"model": model.state_dict(), "optimizer": {"state": {}, "param_groups": []}, "scheduler": {},
              "epoch": 3, "step": 0, "history": [{"epoch": 3, "val_top1_error": 0.5}], "sums": [0, 0, 0],
              "stats": stats.state_dict(), "identity": {"arch": "alexnet-cifar", "model": {}, "num_classes": 10},
-             "config": {"dataset": "synthetic"}, "classes": data.classes}
+             "config": {"dataset": "synthetic"}, "classes": data.classes, "train_images": len(data)}
     return save_checkpoint(state, folder), model, data
 
 
 def test_checkpoint_export_round_trip(tmp_path):
     src, model, data = _tiny_checkpoint(tmp_path / "run")
-    dst = results_figs.export_checkpoint(src, tmp_path / "ship" / "alexnet-cifar.pt")
+    dst = results_figs.export_checkpoint(src, tmp_path / "ship" / "alexnet-cifar10-50k.pt")
     slim = load_checkpoint(dst)
-    assert "optimizer" not in slim and "sums" not in slim and slim["epoch"] == 3
+    assert "optimizer" not in slim and "sums" not in slim and slim["epoch"] == 3 and slim["train_images"] == 64
+    info = results_figs.results_model(checkpoint=dst)[2]
+    assert results_figs.model_description(info) == \
+        "checkpoint alexnet-cifar10-50k.pt: 3 epochs on 64 synthetic training images"
     loaded, stats, state = load_trained(dst, device="cpu")
     for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
         assert torch.equal(a, b)
@@ -273,19 +276,47 @@ def test_lr_drop_transient_forks_share_their_start():
     assert r["paper"][1] != pytest.approx(r["torch"][1])
 
 
-def test_the_shipped_checkpoints_history_shows_the_plateau_rule_at_work():
-    history = learning.shipped_run_history()
-    assert history is not None and [h["epoch"] for h in history] == list(range(1, 41))
-    drops = learning.lr_drops(history)
-    assert drops and all(d["to"] == pytest.approx(d["from"] / 10) for d in drops)
-    # ReduceLROnPlateau divides once more than `patience` epochs in a row have not beaten the best so far
-    patience = load_checkpoint(find_shipped_checkpoint())["config"]["plateau_patience"]
-    first = drops[0]["after_epoch"]
-    best_before = min(h["val_top1_error"] for h in history[:first - patience - 1])
-    assert all(h["val_top1_error"] >= best_before for h in history[first - patience - 1:first])
-    assert learning.plateau_reasons(history)[0].endswith(f"after epoch {first}")
+def test_plateau_replay_divides_where_torchs_reduce_lr_on_plateau_does():
+    gen = torch.Generator().manual_seed(0)
+    fired = 0
+    for patience in (1, 3, 5):
+        errors = (0.6 - 0.01 * torch.arange(40) + 0.05 * torch.rand(40, generator=gen)).tolist()
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.01)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.1, patience=patience,
+                                                           min_lr=1e-9)
+        history = []
+        for epoch, err in enumerate(errors, 1):
+            history.append({"epoch": epoch, "lr": opt.param_groups[0]["lr"], "val_top1_error": err})
+            sched.step(err)
+        torch_drops = [d["after_epoch"] for d in learning.lr_drops(history)]
+        assert learning.plateau_replay(history, patience)["drops"] == torch_drops
+        fired += len(torch_drops)
+    assert fired  # the noisy sequences do plateau
+    flat = [{"epoch": e, "lr": 0.01, "val_top1_error": v} for e, v in enumerate([0.5, 0.4, 0.45, 0.41, 0.3], 1)]
+    assert learning.plateau_replay(flat, 5) == {"drops": [], "longest": 2, "longest_epochs": (3, 4)}
+    assert learning.plateau_summary(flat, 5) == [
+        "ε stayed at 0.01 for all 5 epochs: the longest run of epochs without a better validation error was 2 "
+        "(epochs 3–4), and the rule divides only after more than 5"]
+
+
+def test_the_shipped_checkpoint_is_the_50k_run_and_its_lr_follows_the_plateau_rule():
+    path = find_shipped_checkpoint()
+    assert path is not None and path.name == "alexnet-cifar10-50k.pt"
+    state = load_checkpoint(path)
+    # written before the trainer recorded it: the number of training images comes from data/README.md's record
+    assert "train_images" not in state and results_figs.results_model(checkpoint=path)[2]["train_images"] == 50_000
+    cfg, history = state["config"], learning.shipped_run_history()
+    assert history == state["history"]
+    assert cfg["train_limit"] is None and cfg["dataset"] == "cifar10" and cfg["bias_decay"] is False
+    assert [h["epoch"] for h in history] == list(range(1, cfg["epochs"] + 1)) == list(range(1, 31))
+    # the recorded ε agrees with the plateau rule replayed on the recorded validation errors: it never fired
+    replay = learning.plateau_replay(history, cfg["plateau_patience"])
+    assert [d["after_epoch"] for d in learning.lr_drops(history)] == replay["drops"] == []
+    assert all(h["lr"] == cfg["lr"] for h in history)
+    assert replay["longest"] <= cfg["plateau_patience"]
+    assert learning.plateau_summary(history, cfg["plateau_patience"])[0].startswith("ε stayed at 0.01 for all 30")
     fig = plot_schedule(history, title="t")
-    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2 + len(drops)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
 
 
 def test_reusable_result_is_the_one_rule_for_stored_results(tmp_path, monkeypatch):

@@ -129,8 +129,8 @@ def test_activation_model_prefers_a_trained_checkpoint(tmp_path, monkeypatch):
     stats = compute_stats(torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8))
     save_checkpoint({"model": model.state_dict(), "stats": stats.state_dict(),
                      "identity": {"arch": "alexnet-cifar", "model": {}, "num_classes": 10}},
-                    tmp_path / "checkpoints", "alexnet-cifar.pt")
-    assert find_shipped_checkpoint() == tmp_path / "checkpoints" / "alexnet-cifar.pt"
+                    tmp_path / "checkpoints", "alexnet-cifar10-50k.pt")
+    assert find_shipped_checkpoint() == tmp_path / "checkpoints" / "alexnet-cifar10-50k.pt"
     trained, prepare, note = architecture.activation_model()
     assert "trained" in note
     x = prepare(photos[0], photos)

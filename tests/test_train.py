@@ -25,6 +25,8 @@ def test_loss_falls_on_synthetic_data(tmp_path):
         assert key in saved[-1]
     state = torch.load(tmp_path / "last.pt", weights_only=False)
     assert {"model", "optimizer", "epoch"} <= set(state) and state["epoch"] == 4
+    # how many training images the run saw (after train_limit), for the scale of any number measured with it
+    assert state["train_images"] == result.train_images == 256
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):

@@ -90,7 +90,7 @@ def activation_model(prefer_trained: bool = True, seed: int = 0):
         return x[None, :, top:top + side, top:top + side].contiguous()
 
     note = ("the paper's net at initialisation (weights N(0, 0.01), biases as §5; nothing learned): no trained "
-            "checkpoint at data/checkpoints/alexnet-cifar.pt")
+            "checkpoint at data/checkpoints/alexnet-cifar10-50k.pt")
     return model, prepare, note
 
 

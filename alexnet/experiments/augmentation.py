@@ -30,6 +30,7 @@ import torch
 
 from .. import paper
 from ..data import DATASETS, ImageSet, load_imageset
+from ..errors import AlexNetWarning
 from ..evaluate import evaluate_crops
 from ..profiles import Profile, get_profile
 from ..scratch import scratch_checkpoint_dir
@@ -74,12 +75,27 @@ def load_photos(profile: Profile | None = None, limit: int | None = None) -> Ima
     return load_imageset(profile.photos, "val" if "val" in splits else splits[-1], limit=limit, progress=False)
 
 
+# The chapter's demo photos: classes that both photo sources have (imagenet-sample's 1,000 ILSVRC classes and
+# Imagenette's 10), so chapter 4.1 shows the same kind of picture whichever of them is on disk.
+CROP_PHOTO = "church"  # an asymmetric scene: the mirror images are easy to tell apart
+LIGHTING_PHOTO = "parachute"  # saturated colours: PCA lighting's shifts are visible
+
+
 def pick_photo(photos: ImageSet, name: str) -> torch.Tensor:
-    """The first image whose class name contains ``name`` (e.g. "toucan"); the first image if none does."""
+    """The first image (3×S×S uint8) whose class name contains ``name``, ignoring case and ``_`` vs space
+    (e.g. "church": ``church`` in imagenet-sample, ``church`` in Imagenette). If no class matches, an
+    :class:`AlexNetWarning` names the dataset and the first image is returned (synthetic data has no names)."""
+    import warnings
+
+    def norm(text: str) -> str:
+        return text.lower().replace("_", " ")
+
     names = photos.class_names or photos.classes
     for i, label in enumerate(photos.labels.tolist()):
-        if label < len(names) and name.lower() in names[label].lower():
+        if label < len(names) and norm(name) in norm(names[label]):
             return photos.images[i]
+    warnings.warn(f"no class named like {name!r} in {photos.name} ({len(names)} classes); showing its first "
+                  f"image instead", AlexNetWarning, stacklevel=2)
     return photos.images[0]
 
 

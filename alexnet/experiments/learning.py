@@ -77,14 +77,58 @@ def lr_drops(history: list[dict]) -> list[dict]:
     return out
 
 
-def shipped_run_history(path=None) -> list[dict] | None:
-    """The per-epoch history kept in the book's shipped checkpoint (``data/checkpoints/alexnet-cifar.pt``: the
-    same recipe as the main run, for 40 epochs on the CIFAR-10 sample; see ``data/README.md``), or None when
-    there is no checkout (a pip install, e.g. on Colab)."""
+def plateau_replay(history: list[dict], patience: int, threshold: float = 1e-4) -> dict:
+    """The ÷10-on-plateau rule (§5; the trainer's ``ReduceLROnPlateau(mode="min", factor=0.1)`` with its default
+    relative threshold) replayed by hand on the recorded validation top-1 errors. An epoch is *bad* when its
+    error is not below ``best · (1 − threshold)``; more than ``patience`` bad epochs in a row divide ε and reset
+    the count. Returns ``drops`` (the epochs after which ε is divided), ``longest`` (the longest run of bad
+    epochs) and ``longest_epochs`` (its first and last epoch, or None)."""
+    best, bad, drops, longest, span, start = float("inf"), 0, [], 0, None, None
+    for h in history:
+        if h["val_top1_error"] < best * (1 - threshold):
+            best, bad = h["val_top1_error"], 0
+        else:
+            bad += 1
+            start = h["epoch"] if bad == 1 else start
+            if bad > longest:
+                longest, span = bad, (start, h["epoch"])
+        if bad > patience:
+            drops.append(h["epoch"])
+            bad = 0
+    return {"drops": drops, "longest": longest, "longest_epochs": span}
+
+
+def plateau_summary(history: list[dict], patience: int) -> list[str]:
+    """Lines that say what the plateau rule did in a run: :func:`plateau_reasons` for each division of ε, else
+    why it never fired (the longest run of epochs without a better validation error, against ``patience``)."""
+    reasons = plateau_reasons(history)
+    if reasons:
+        return reasons
+    r = plateau_replay(history, patience)
+    where = f" (epochs {r['longest_epochs'][0]}–{r['longest_epochs'][1]})" if r["longest_epochs"] else ""
+    return [f"ε stayed at {history[0]['lr']:g} for all {len(history)} epochs: the longest run of epochs without a "
+            f"better validation error was {r['longest']}{where}, and the rule divides only after more than "
+            f"{patience}"]
+
+
+def shipped_run(path=None) -> dict | None:
+    """What the book's shipped checkpoint (``data/checkpoints/alexnet-cifar10-50k.pt``: the same recipe as the
+    main run, for 30 epochs on all 50,000 CIFAR-10 training images; see ``data/README.md``) kept of its run:
+    ``name`` (the file's), ``history`` (one record per epoch) and ``config`` (the trainer's settings, e.g.
+    ``plateau_patience``); None when there is no checkout (a pip install, e.g. on Colab)."""
     from ..checkpoint import load_checkpoint
 
     path = path or find_shipped_checkpoint()
-    return None if path is None else load_checkpoint(path)["history"]
+    if path is None:
+        return None
+    state = load_checkpoint(path)
+    return {"name": path.name, "history": state["history"], "config": state["config"]}
+
+
+def shipped_run_history(path=None) -> list[dict] | None:
+    """The per-epoch history of :func:`shipped_run`, or None when there is no shipped checkpoint."""
+    run = shipped_run(path)
+    return None if run is None else run["history"]
 
 
 def epochs_at_initial_lr(history: list[dict]) -> list[dict]:

@@ -25,7 +25,9 @@ from ..stats import binomial_se
 from ..transforms import BatchAugment, DatasetStats
 
 # what a checkpoint for readers keeps: enough for load_trained / `python -m alexnet evaluate`, no optimizer state
-SLIM_KEYS = ("format", "model", "identity", "stats", "epoch", "step", "history", "config", "classes")
+SLIM_KEYS = ("format", "model", "identity", "stats", "epoch", "step", "history", "config", "classes", "train_images")
+# checkpoints written before the trainer recorded its number of training images: that number, from data/README.md
+RECORDED_ELSEWHERE = {"alexnet-cifar10-50k.pt": 50_000}  # all of CIFAR-10's training set
 
 
 # ---------------------------------------------------------------- the checkpoint shipped with the book
@@ -83,19 +85,26 @@ def signed(x: float, digits: int = 1) -> str:
 
 def format_error_table(ours: dict, label: str) -> str:
     """Our numbers next to the paper's (:data:`alexnet.paper.RESULTS`), one row per setting, in percent."""
-    lines = [f"{'setting':<50}{'top-1':>8}{'top-5':>8}"]
+    lines = [f"{'setting':<58}{'top-1':>8}{'top-5':>8}"]
     for name, err in paper.RESULTS.items():
-        lines.append(f"{f'paper, {name} ({paper.ILSVRC_CLASSES} classes)':<50}{100 * err['top1']:>7.1f}%"
+        lines.append(f"{f'paper, {name} ({paper.ILSVRC_CLASSES} classes)':<58}{100 * err['top1']:>7.1f}%"
                      f"{100 * err['top5']:>7.1f}%")
     for key, text in (("centre", "centre crop"), ("ten_crop", "10 crops")):
-        lines.append(f"{'ours, ' + label + ', ' + text:<50}{100 * ours[key]['top1']:>7.1f}%"
+        lines.append(f"{'ours, ' + label + ', ' + text:<58}{100 * ours[key]['top1']:>7.1f}%"
                      f"{100 * ours[key]['top5']:>7.1f}%")
     gain = ours["centre"]["top1"] - ours["ten_crop"]["top1"], ours["centre"]["top5"] - ours["ten_crop"]["top5"]
     paper_gain = paper.TEN_CROP_BENEFIT
-    lines.append(f"{'10 crops minus 1 crop: paper (ILSVRC-2010)':<50}{signed(-100 * paper_gain['top1']):>7} "
+    lines.append(f"{'10 crops minus 1 crop: paper (ILSVRC-2010)':<58}{signed(-100 * paper_gain['top1']):>7} "
                  f"{signed(-100 * paper_gain['top5']):>7}")
-    lines.append(f"{'10 crops minus 1 crop: ours':<50}{signed(-100 * gain[0]):>7} {signed(-100 * gain[1]):>7}")
+    lines.append(f"{'10 crops minus 1 crop: ours':<58}{signed(-100 * gain[0]):>7} {signed(-100 * gain[1]):>7}")
     return "\n".join(lines)
+
+
+def model_description(info: dict) -> str:
+    """One line on where :func:`results_model`'s model came from and what it learned from, e.g.
+    ``checkpoint alexnet-cifar10-50k.pt: 30 epochs on 50,000 cifar10 training images``."""
+    images = f"{info['train_images']:,} " if info.get("train_images") else ""
+    return f"{info['source']}: {info['epochs']} epochs on {images}{info['dataset']} training images"
 
 
 def centre_top1_se(ours: dict) -> float:
@@ -200,9 +209,11 @@ def train_predictions(model: torch.nn.Module, data: ImageSet, stats: DatasetStat
 
 def results_model(profile=None, *, checkpoint: str | Path | None = None):
     """The model the results chapter shows, by profile: ``quick`` loads the shipped checkpoint
-    (``data/checkpoints/alexnet-cifar.pt``; trains one if it is missing); ``full`` trains its own with the
+    (``data/checkpoints/alexnet-cifar10-50k.pt``, trained on all 50,000 CIFAR-10 training images; trains one
+    if it is missing); ``full`` trains its own with the
     paper's recipe, checkpointing under the data root so a disconnected session resumes; ``smoke`` trains a tiny
-    one on synthetic data. Returns ``(model, stats, info)``; ``info`` says where the model came from."""
+    one on synthetic data. Returns ``(model, stats, info)``; ``info`` says where the model came from, and
+    ``info["train_images"]`` how many training images it learned from (None if unknown)."""
     from ..data import data_root
     from ..profiles import get_profile
     from ..train import TrainConfig, load_trained, model_switches, train
@@ -214,6 +225,7 @@ def results_model(profile=None, *, checkpoint: str | Path | None = None):
         hist = state.get("history") or [{}]
         ident = state["identity"]
         return model, stats, {"source": f"checkpoint {path.name}", "epochs": state.get("epoch"),
+                              "train_images": state.get("train_images") or RECORDED_ELSEWHERE.get(path.name),
                               "dataset": state.get("config", {}).get("dataset"),
                               "history": state.get("history"), "final": hist[-1], "arch": ident["arch"],
                               "num_classes": ident["num_classes"], "switches": model_switches(ident),
@@ -224,6 +236,7 @@ def results_model(profile=None, *, checkpoint: str | Path | None = None):
         cfg.checkpoint_dir, cfg.resume = str(data_root() / "runs" / "results-chapter"), True
     run = train(cfg, progress=False)
     return run.model.eval(), run.stats, {"source": f"trained here ({p.name} profile)", "epochs": len(run.history),
+                                         "train_images": run.train_images,
                                          "dataset": p.dataset, "history": run.history, "final": run.history[-1],
                                          "arch": cfg.resolved_arch(), "num_classes": run.model.classifier.fc8.out_features,
                                          "switches": cfg.model, "seed": cfg.seed}
@@ -237,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Write a slim copy of a training checkpoint (no optimizer state) "
                                                  "that `python -m alexnet evaluate` and load_trained read.")
     parser.add_argument("src", help="a checkpoint written by the trainer, e.g. CHECKPOINT_DIR/last.pt")
-    parser.add_argument("dst", help="where to write the slim copy, e.g. data/checkpoints/alexnet-cifar.pt")
+    parser.add_argument("dst", help="where to write the slim copy, e.g. data/checkpoints/alexnet-cifar10-50k.pt")
     args = parser.parse_args(argv)
     dst = export_checkpoint(args.src, args.dst)
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
