@@ -148,7 +148,7 @@ def test_a_spent_budget_starts_nothing_and_still_writes_the_record(tmp_path, cap
 CHAPTER_CALLS = {"03_2_multi_gpu": "T.towers_ablation(P)", "03_3_lrn": "L.run_lrn_ablation(P,",
                  "03_4_pooling": "PL.run_pooling_ablation(P)", "04_1_augmentation": "A.augmentation_ablation(P)",
                  "04_2_dropout": "D.dropout_ablation(P)", "05_learning": "L.main_run(P, train_set=train_set",
-                 "06_results": "R.save_results_table(table, info, test_set, len(train_set), P)"}
+                 "06_results": "R.save_results_table(table, info, test_set, info[\"train_images\"], P)"}
 
 
 @pytest.mark.parametrize("chapter,call", CHAPTER_CALLS.items())
