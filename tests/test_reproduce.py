@@ -4,8 +4,10 @@ import json
 import pytest
 
 from alexnet import paper, results
+from alexnet.experiments.fig1_protocol import FIG1_SCALES, setup_for
 from alexnet.plan import ASSUMED_MFU, fig1_macs, job_work, project
-from alexnet.reproduce import JOBS, SCALES, _job_scale, code_version, jobs_for, reproduce_profile, reusable
+from alexnet.reproduce import (JOBS, SCALES, _job_scale, _run_fig1, code_version, fig1_setup, jobs_for,
+                               reproduce_profile, reusable)
 from cli_helpers import run_cli
 
 
@@ -56,12 +58,12 @@ def test_reuse_needs_the_same_code_and_scale(tmp_path, monkeypatch):
 
 def test_full_scale_is_all_images_and_three_seeds():
     p = reproduce_profile("full")
-    assert p.train_limit is None and p.seeds >= 3 and SCALES["full"]["fig1"]["seeds"] >= 3
-    assert SCALES["full"]["train_images"] == 50_000 and SCALES["full"]["fig1"]["batch_size"] == 128
+    assert p.train_limit is None and p.seeds >= 3 and FIG1_SCALES["full"]["seeds"] >= 3
+    assert SCALES["full"]["train_images"] == 50_000 and FIG1_SCALES["full"]["batch_size"] == 128
 
 
 def test_projection_is_counted_flops_over_peak_times_mfu():
-    f = SCALES["full"]["fig1"]
+    f = FIG1_SCALES["full"]
     work = job_work("fig1", "full")
     models = 2 * 2 * (f["grid_size"] + f["max_extensions"]) * f["seeds"]
     assert work["train_images"] == models * f["epochs"] * (50_000 // 128) * 128
@@ -85,3 +87,26 @@ def test_a_spent_budget_starts_nothing_and_still_writes_the_record(tmp_path, cap
                                                                    "lrn": "skipped: time budget"}
     assert json.loads((tmp_path / "reproduce.json").read_text())["jobs"] == report["jobs"]
     assert "skipped" in capsys.readouterr().out
+
+
+def test_reproduce_and_chapter_3_1_share_one_figure_1(tmp_path, monkeypatch, capsys):
+    """reproduce's Figure 1 job stores what chapter 3.1's call then reuses: one name, schema and scale."""
+    from alexnet import get_profile
+    from alexnet.data import make_synthetic
+    from alexnet.experiments import relu
+
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
+    monkeypatch.delenv("ALEXNET_RERUN", raising=False)
+    monkeypatch.setitem(FIG1_SCALES, "quick", {"epochs": 1, "batch_size": 32, "seeds": 1, "max_extensions": 0,
+                                               "grid_size": 2, "conventions": ("raw",)})
+    data = make_synthetic(64, seed=0)
+    monkeypatch.setattr(relu, "load_imageset", lambda *a, **k: data)  # the sample is not in CI; the code path is
+    assert fig1_setup("quick") == setup_for("quick")
+    ran = _run_fig1(reproduce_profile("quick"), {})
+    assert ran["images"] == 2 * 2 * (64 // 32) * 32 and not ran["truncated"]  # 2 nets × 2 rates × 1 epoch
+    stored = json.loads((tmp_path / "fig1_relu_tanh.json").read_text())
+    chapter = relu.figure1(get_profile("quick"), progress=False)  # the chapter's profile (other seeds elsewhere)
+    assert chapter["reused"] and "fig1_relu_tanh: reusing" in capsys.readouterr().out
+    assert chapter["scale"] == stored["scale"] and chapter["conventions"] == stored["data"]["conventions"]
+    again = _run_fig1(reproduce_profile("quick"), {})
+    assert again["images"] == 0  # reproduce reuses it too
