@@ -96,8 +96,8 @@ def _epochs(values) -> str:
 
 
 def grid_lines(result: dict) -> str:
-    """Each net's learning-rate grid: every rate's mean epochs to the threshold (or its mean final training
-    error), the best rate marked, and whether it sits on the grid's edge after the extensions."""
+    """Each net's learning-rate grid: every rate's epochs to the threshold (one per seed) and its mean final
+    training error, the best rate marked, and whether it sits on the grid's edge after the extensions."""
     thr, lines = result["threshold"], []
     for conv, nets in result["conventions"].items():
         for act in ("relu", "tanh"):
