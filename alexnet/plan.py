@@ -59,7 +59,8 @@ def job_work(job: str, profile_name: str) -> dict:
     s = REPRODUCE_SCALES[profile_name]
     n, v = s["train_images"], s["val_images"]
     if job == "fig1":
-        f = s["fig1"]
+        from .experiments.fig1_protocol import FIG1_SCALES
+        f = FIG1_SCALES[profile_name]
         models = len(f.get("conventions", ("raw", "standardised"))) * 2 * (f["grid_size"] + f["max_extensions"]) \
             * f["seeds"]
         train = models * f["epochs"] * (n // f["batch_size"]) * f["batch_size"]

@@ -29,7 +29,6 @@ class Profile:
     photos: str  # the photos for the preprocessing / augmentation / inference demos (resolved: photo_dataset)
     epochs: int  # the main training run (details of learning, results)
     ablation_epochs: int  # each arm of an ablation
-    fig1_epochs: int  # Figure 1: ReLU vs tanh
     batch_size: int
     train_limit: int | None  # cap on training images (None: all)
     val_limit: int | None
@@ -43,15 +42,15 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", "synthetic", "synthetic", epochs=2, ablation_epochs=1, fig1_epochs=2,
+    "smoke": Profile("smoke", "synthetic", "synthetic", epochs=2, ablation_epochs=1,
                      batch_size=32, train_limit=256, val_limit=128, seeds=1,
                      note="smoke: synthetic data and a few steps; the numbers mean nothing"),
     # photos: the first choice; get_profile resolves it to what is there (photo_dataset)
-    "quick": Profile("quick", "cifar10", "imagenet-sample", epochs=30, ablation_epochs=15, fig1_epochs=25,
+    "quick": Profile("quick", "cifar10", "imagenet-sample", epochs=30, ablation_epochs=15,
                      # at most 5,000 training images: the CIFAR-10 sample (3,728) whole, a download cut to a fixed subset
                      batch_size=128, train_limit=5000, val_limit=None, seeds=1,
                      note="quick: real data at laptop scale, minutes on a CPU"),
-    "full": Profile("full", "cifar10", "imagenet-sample", epochs=60, ablation_epochs=40, fig1_epochs=40,
+    "full": Profile("full", "cifar10", "imagenet-sample", epochs=60, ablation_epochs=40,
                     batch_size=128, train_limit=None, val_limit=None, seeds=3,
                     note="full: the whole dataset on a GPU"),
 }
@@ -78,16 +77,12 @@ def experiment_epochs(profile: Profile, experiment: str) -> int:
 # The scale of each profile for ``python -m alexnet reproduce`` (read by alexnet.reproduce and alexnet.plan):
 # "profile": overrides of the profile's fields (quick has none: reproduce runs the chapters' own scale, one seed;
 # several seeds per arm are the full profile's job); "train_images" / "val_images": the images the plan counts;
-# "fig1": Figure 1's protocol (alexnet.experiments.fig1_protocol.Fig1Setup).
+# Figure 1's protocol has its own table (alexnet.experiments.fig1_protocol.FIG1_SCALES).
 REPRODUCE_SCALES: dict[str, dict] = {
-    "smoke": {"profile": {"train_limit": 64, "val_limit": 32}, "train_images": 64, "val_images": 32,
-              "fig1": {"epochs": 1, "batch_size": 32, "seeds": 1, "max_extensions": 0, "grid_size": 2}},
-    "quick": {"profile": {}, "train_images": 3728, "val_images": 846,
-              "fig1": {"epochs": 4, "batch_size": 32, "seeds": 2, "max_extensions": 1, "grid_size": 3,
-                       "conventions": ("raw",)}},
+    "smoke": {"profile": {"train_limit": 64, "val_limit": 32}, "train_images": 64, "val_images": 32},
+    "quick": {"profile": {}, "train_images": 3728, "val_images": 846},
     "full": {"profile": {"train_limit": None, "val_limit": None, "seeds": 3}, "train_images": 50_000,
-             "val_images": 10_000,
-             "fig1": {"epochs": 60, "batch_size": 128, "seeds": 3, "max_extensions": 3, "grid_size": 5}},
+             "val_images": 10_000},
 }
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 from . import paper, results
 from .errors import AlexNetError
-from .profiles import REPRODUCE_SCALES, Profile, default_device
+from .profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -26,17 +26,10 @@ class Job:
 
 
 def fig1_setup(profile_name: str):
-    """:class:`~alexnet.experiments.fig1_protocol.Fig1Setup` for a profile: the default grids, centred and cut to
-    ``grid_size`` rates (factor 2 apart)."""
-    from .experiments.fig1_protocol import DEFAULT_GRIDS, Fig1Setup
+    """Figure 1's protocol at a profile's scale (:func:`alexnet.experiments.fig1_protocol.setup_for`)."""
+    from .experiments.fig1_protocol import setup_for
 
-    s = dict(REPRODUCE_SCALES[profile_name]["fig1"])
-    size = s.pop("grid_size")
-    grids = {}
-    for key, grid in DEFAULT_GRIDS.items():
-        start = max(0, (len(grid) - size) // 2)
-        grids[key] = tuple(grid[start:start + size])
-    return Fig1Setup(grids=grids, **s)
+    return setup_for(profile_name)
 
 
 def _fig1_macs() -> int:
@@ -48,21 +41,14 @@ def _fig1_macs() -> int:
 # ---------------------------------------------------------------- the calls into the chapters' experiments
 
 def _run_fig1(profile: Profile, context: dict) -> dict:
-    from .data import load_imageset
-    from .experiments.fig1_protocol import run_fig1_protocol
+    from .experiments.relu import figure1  # chapter 3.1's own call: the same result, name and scale
 
-    train_set = load_imageset(profile.dataset, "train", limit=profile.train_limit, progress=False)
-    setup = fig1_setup(profile.name)
-    setup.deadline = context.get("deadline")  # the time guard: no epoch starts after it (the result says truncated)
     advance = context.get("advance") or (lambda flops: None)
     macs = _fig1_macs()
-    data = run_fig1_protocol(train_set, setup, device=default_device(), on_epoch=lambda n: advance(6 * macs * n))
-    sc = results.scale(profile, dataset=train_set.name, train_images=len(train_set),
-                       epochs=data["setup"]["epochs"], seeds=data["setup"]["seeds"], protocol="fig1_protocol")
-    results.save_result("fig1_relu_tanh", data, sc, profile)
-    cut = any(net.get("truncated") for conv in data["conventions"].values() for net in conv.values()
-              if isinstance(net, dict) and "truncated" in net)
-    return {"images": data["images"], "model_macs": macs, "truncated": cut}
+    data = figure1(profile, deadline=context.get("deadline"), on_epoch=lambda n: advance(6 * macs * n),
+                   progress=False)
+    return {"images": 0 if data["reused"] else data["images"], "model_macs": macs,
+            "truncated": data.get("truncated", False)}
 
 
 # the experiments a chapter calls with the profile alone: job → (module under alexnet.experiments, function);

@@ -57,10 +57,14 @@ def test_dataset_centre_crop_throws_away_up_to_44_percent_of_a_16_9_photo():  # 
     assert thrown_away == pytest.approx(0.44, abs=0.01)
 
 
-def test_relu_quick_batch_and_epochs():  # 3.1, "The training recipe": batches of 32, at most 40 epochs
-    from alexnet.experiments import relu as fig1
-    assert fig1.FIG1_BATCH["quick"] == 32 and fig1.FIG1_EPOCHS["quick"] == 40
-    assert 3_728 // 32 == 116 and 3_728 // 128 == 29 and 50_000 // 128 == 390  # the steps per epoch it quotes
+def test_fig1_scales_as_chapter_3_1_states_them():  # 3.1, "Scale": quick and full
+    from alexnet.experiments.fig1_protocol import FIG1_SCALES
+    quick, full = FIG1_SCALES["quick"], FIG1_SCALES["full"]
+    assert (quick["seeds"], quick["batch_size"], quick["grid_size"], quick["epochs"]) == (1, 64, 3, 8)
+    assert quick["conventions"] == ("raw",) and max(quick["thresholds"]) == 0.7
+    assert (full["batch_size"], full["seeds"], full["grid_size"], full["epochs"]) == (128, 3, 5, 60)
+    assert full["conventions"] == ("raw", "standardised")
+    assert round(100 * 3_728 / 50_000) == 7 and 3_728 // 64 == 58  # "7% of the paper's 50,000", "58 steps"
 
 
 def test_lrn_dividing_alpha_by_5_moves_the_curve_by_sqrt5():  # 3.3: "moves a curve right by a factor √5 ≈ 2.2"

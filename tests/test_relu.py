@@ -1,15 +1,17 @@
-"""§3.1 and Figure 1: the nonlinearities, the four-layer net, epochs to 25% and the grid experiment."""
+"""§3.1 and Figure 1: the nonlinearities, the four-layer net, epochs to 25%, and Figure 1 run, stored, reused and
+read (chapter 3.1, the scorecard)."""
+import json
 import math
 
 import pytest
 import torch
 
-from alexnet import get_profile, make_synthetic
-from alexnet import stats
+from alexnet import get_profile, make_synthetic, paper, stats
 from alexnet.experiments import relu
+from alexnet.experiments.claim_measures import fig1_measure
+from alexnet.experiments.fig1_protocol import FIG1_SCALES, ratios, setup_for
 from alexnet.experiments.fig1_net import pooled_side
-from alexnet.experiments.relu import (FIG1_WIDTHS, NONLINEARITIES, FourLayerNet, fig1_table, four_layer_param_count,
-                                      relu_vs_tanh)
+from alexnet.experiments.relu import (FIG1_WIDTHS, NONLINEARITIES, FourLayerNet, figure1, four_layer_param_count)
 
 
 def _history(errors):
@@ -22,8 +24,6 @@ def test_figure_1_counts_epochs_with_the_one_interpolated_rule():
     assert relu.epochs_to_error(h, 0.25) == 4  # equal counts as reached
     assert relu.epochs_to_error(h, 0.4) == pytest.approx(2.5)  # halfway from 0.5 (epoch 2) to 0.3 (epoch 3)
     assert relu.epochs_to_error(h, 0.05) is None
-    out = relu.speedup_by_threshold({"relu": [0.6, 0.3], "tanh": [0.8, 0.6, 0.4, 0.35]}, (0.5,))
-    assert out["0.5"]["relu"] == pytest.approx(4 / 3) and out["0.5"]["tanh"] == pytest.approx(2.5)
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "abs_tanh"])
@@ -81,58 +81,97 @@ def test_nonlinearity_derivatives_match_autograd():
     assert relu_grad.tolist() == [1.0, 1.0] and tanh_grad.max() < 1e-6  # ReLU does not saturate; tanh does
 
 
-def test_relu_vs_tanh_smoke_returns_the_expected_keys():
-    profile = get_profile("smoke")
-    train_set = make_synthetic(128, seed=0)
-    val_set = make_synthetic(32, seed=1)
-    result = relu_vs_tanh(profile, lrs=(0.003,), epochs=2, batch_size=32, save=False,
-                          train_set=train_set, val_set=val_set, progress=False)
-    for key in ("epochs_to_25", "ratio", "ratio_is_lower_bound", "lr", "curves", "grid", "threshold", "scale",
-                "speedup", "lr_at_edge"):
-        assert key in result
-    assert set(result["epochs_to_25"]) == {"relu", "tanh"}
-    assert result["lr"] == {"relu": 0.003, "tanh": 0.003}
-    assert set(result["speedup"]["0.5"]) == {"relu", "tanh", "ratio"}
-    for act in ("relu", "tanh"):
-        curve = result["curves"][act]
-        assert 1 <= len(curve) <= 2 and all(0.0 <= e <= 1.0 and math.isfinite(e) for e in curve)
-    assert result["scale"]["train_images"] == 128 and result["scale"]["epochs"] == 2
-    assert "ratio" in fig1_table(result)
+def _tiny_quick(monkeypatch, tmp_path, **row):
+    """The quick profile with Figure 1's scale cut to seconds (the protocol and the storing are the real ones)."""
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
+    monkeypatch.delenv("ALEXNET_RERUN", raising=False)
+    monkeypatch.setitem(FIG1_SCALES, "quick", {"epochs": 2, "batch_size": 32, "seeds": 2, "max_extensions": 0,
+                                               "grid_size": 2, "conventions": ("raw",), **row})
+    return get_profile("quick")
 
 
-def test_relu_vs_tanh_picks_the_fastest_rate_and_prunes():
-    profile = get_profile("smoke")
-    train_set = make_synthetic(256, seed=0)
-    val_set = make_synthetic(32, seed=1)
-    result = relu_vs_tanh(profile, activations=("relu",), lrs=(1e-6, 0.01), epochs=3, batch_size=32, init="lecun",
-                          threshold=0.6, save=False, train_set=train_set, val_set=val_set, progress=False)
-    runs = result["grid"]["relu"]
-    assert runs["0.01"]["epochs_to"] is not None  # the synthetic classes are easy at a sane rate
-    assert result["lr"]["relu"] == 0.01
-    # a rate 10,000× too small cannot get there as fast: it is stopped once it has used up the winner's epochs
-    assert runs["1e-06"]["status"] == "stopped"
-    assert len(runs["1e-06"]["train_top1_error"]) == math.ceil(runs["0.01"]["epochs_to"])
+def test_figure1_stores_the_protocol_result_with_its_scale(tmp_path, monkeypatch):
+    quick = _tiny_quick(monkeypatch, tmp_path)
+    result = figure1(quick, train_set=make_synthetic(64, seed=0), device="cpu", progress=False)
+    record = json.loads((tmp_path / "fig1_relu_tanh.json").read_text())
+    assert record["data"]["conventions"].keys() == {"raw"} and not result["reused"]
+    sc = record["scale"]
+    assert (sc["epochs"], sc["batch_size"], sc["seeds"], sc["grid_size"], sc["conventions"]) == (2, 32, 2, 2, ["raw"])
+    assert sc["train_images"] == 64 and sc["protocol"] == "fig1_protocol" and sc["complete"] is True
+    assert record["provenance"]["seeds"] == [0, 1]
+    raw = result["conventions"]["raw"]
+    assert raw["relu"]["grid"] == list(setup_for("quick").grids[("relu", "raw")])  # 2 centred rates, 2× apart
+    assert all(len(seeds) == 2 and all(len(c) == 2 for c in seeds) for seeds in raw["tanh"]["curves"].values())
+    assert result["curves"]["relu"] == pytest.approx(
+        [sum(v) / 2 for v in zip(*raw["relu"]["curves"][str(result["lr"]["relu"])])])
 
 
-def test_speedup_by_threshold():
-    from alexnet.experiments.relu import speedup_by_threshold
+def test_figure1_reuses_only_a_complete_result_at_the_same_scale(tmp_path, monkeypatch, capsys):
+    quick = _tiny_quick(monkeypatch, tmp_path)
+    data = make_synthetic(64, seed=0)
+    first = figure1(quick, train_set=data, device="cpu", progress=False)
+    saved = (tmp_path / "fig1_relu_tanh.json").read_bytes()
+    again = figure1(quick, train_set=data, device="cpu", progress=False)
+    assert "fig1_relu_tanh: reusing the result measured on" in capsys.readouterr().out and again["reused"]
+    assert again["conventions"] == json.loads(json.dumps(first["conventions"]))
+    assert (tmp_path / "fig1_relu_tanh.json").read_bytes() == saved
+    monkeypatch.setitem(FIG1_SCALES["quick"], "epochs", 1)  # another scale: trains
+    assert not figure1(quick, train_set=data, device="cpu", progress=False)["reused"]
+    monkeypatch.setenv("ALEXNET_RERUN", "1")
+    assert not figure1(quick, train_set=data, device="cpu", progress=False)["reused"]
+    cut = figure1(quick, train_set=data, device="cpu", progress=False, deadline=0.0)  # a time limit hit at once
+    assert cut["truncated"] and cut["scale"]["complete"] is False
+    monkeypatch.delenv("ALEXNET_RERUN")
+    assert not figure1(quick, train_set=data, device="cpu", progress=False)["reused"]  # never reused
+    assert "reusing" not in capsys.readouterr().out
 
-    out = speedup_by_threshold({"relu": [0.6, 0.4, 0.2], "tanh": [0.8, 0.7, 0.6, 0.5, 0.4]}, (0.6, 0.4, 0.25))
-    assert out["0.6"] == {"relu": 1, "tanh": 3, "ratio": 3.0}
-    assert out["0.4"] == {"relu": 2, "tanh": 5, "ratio": 2.5}
-    assert out["0.25"]["tanh"] is None and out["0.25"]["ratio"] is None
+
+def test_smoke_never_reuses_figure1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
+    for _ in range(2):
+        assert not figure1(get_profile("smoke"), train_set=make_synthetic(64), device="cpu", progress=False)["reused"]
+    assert "reusing" not in capsys.readouterr().out
 
 
-def test_worker_processes_give_the_same_curves():
-    profile = get_profile("smoke")
-    train_set, val_set = make_synthetic(64, seed=0), make_synthetic(32, seed=1)
-    kwargs = dict(lrs=(0.003,), epochs=1, batch_size=32, save=False, train_set=train_set, val_set=val_set,
-                  progress=False)
-    one = relu_vs_tanh(profile, workers=1, **kwargs)
-    two = relu_vs_tanh(profile, workers=2, **kwargs)
-    assert one["lr"] == two["lr"]
-    for act in ("relu", "tanh"):
-        assert two["curves"][act] == pytest.approx(one["curves"][act], abs=0.02)
+def _result(relu_curves, tanh_curves, relu_edge=False):
+    relu = {"best_lr": 0.001, "curves": {"0.001": relu_curves, "0.002": relu_curves}, "grid": [0.001, 0.002],
+            "at_edge": relu_edge, "extensions": 1}
+    tanh = {"best_lr": 0.016, "curves": {"0.008": tanh_curves, "0.016": tanh_curves, "0.032": tanh_curves},
+            "grid": [0.008, 0.016, 0.032], "at_edge": False, "extensions": 0}
+    rows = ratios(relu, tanh, (0.25, 0.5))
+    return {"conventions": {"raw": {"relu": relu, "tanh": tanh, "ratios": rows}}, "main_convention": "raw",
+            "threshold": 0.25, "setup": {"seeds": len(relu_curves), "epochs": 4},
+            "ratio": rows["0.250"]["ratio"], "ratio_low": rows["0.250"]["low"], "ratio_high": rows["0.250"]["high"],
+            "ratio_is_lower_bound": False, "verdict": rows["0.250"]["verdict"], "lr_at_edge": {"relu": relu_edge},
+            "epochs_to_25": {}, "scale": {"dataset": "cifar10", "train_images": 3728, "crop": 28, "batch_size": 32,
+                                          "epochs": 4, "seeds": 2, "grid_size": 3, "max_extensions": 1,
+                                          "conventions": ["raw"], "profile": "quick", "complete": True}}
+
+
+def test_text_tables_show_best_rates_edges_ratios_and_verdicts():
+    r = _result([[0.6, 0.2], [0.6, 0.22]], [[0.8, 0.6, 0.4, 0.2], [0.8, 0.6, 0.3, 0.25]], relu_edge=True)
+    grid = relu.grid_lines(r)
+    assert "raw inputs, relu: 2 rates, 1 extension(s); best 0.001, ON THE EDGE" in grid
+    assert "raw inputs, tanh: 3 rates, 0 extension(s); best 0.016, inside the grid" in grid
+    assert grid.count("← best") == 2
+    row = r["conventions"]["raw"]["ratios"]["0.250"]
+    assert row["verdict"] == stats.ratio_verdict(row["low"], row["high"], row["ratio"])
+    table = relu.threshold_lines(r)
+    assert f"{row['ratio']:.2f}× ({row['low']:.2f}–{row['high']:.2f}): {row['verdict']}" in table
+    assert f"{paper.FIG1_RATIO:g}×" in relu.fig1_summary(r) and row["verdict"] in relu.fig1_summary(r)
+
+
+def test_the_scorecard_reads_the_protocols_ratio_interval_and_edges():
+    r = _result([[0.6, 0.2], [0.6, 0.22]], [[0.8, 0.6, 0.4, 0.2], [0.8, 0.6, 0.3, 0.25]], relu_edge=True)
+    row = r["conventions"]["raw"]["ratios"]["0.250"]
+    m = fig1_measure({"data": r, "scale": r["scale"]})
+    assert m.ours == f"{row['ratio']:.2f}× ({row['low']:.2f}–{row['high']:.2f}) at 25%" and m.verdict == row["verdict"]
+    assert "best rate on the grid's edge for relu" in m.statistic and "50.0%" in m.statistic
+    never = _result([[0.6, 0.4]], [[0.8, 0.6]])  # neither net reached 25%
+    m = fig1_measure({"data": never, "scale": never["scale"]})
+    assert m.verdict == stats.INCONCLUSIVE and m.ours == "ReLU never reached 25% in 4 epochs"
+    old = fig1_measure({"data": {"curves": {"relu": [0.6, 0.2], "tanh": [0.8, 0.6, 0.4, 0.2]}}, "scale": {}})
+    assert old.ours == "2.0× at 25%"  # a stored result from before the protocol still gives its row
 
 
 def test_tanh_units_saturate_and_relu_units_do_not():
@@ -146,15 +185,3 @@ def test_tanh_units_saturate_and_relu_units_do_not():
             assert g_tanh.abs().mean() < 0.02 and g_relu.abs().mean() > 0.4
         else:
             assert g_tanh.abs().mean() > 0.5
-
-
-def test_a_run_far_behind_the_reference_is_stopped_at_epoch_5():
-    from alexnet.experiments.relu import train_fig1_run
-
-    train_set, val_set = make_synthetic(64, seed=0), make_synthetic(32, seed=1)
-    run = train_fig1_run("tanh", 0.003, train_set, val_set, epochs=8, batch_size=32, reference=[0.0] * 8,
-                         stall_epochs=None, progress=False)
-    assert run["status"] == "behind" and len(run["history"]) == 5
-    run = train_fig1_run("tanh", 0.003, train_set, val_set, epochs=2, batch_size=32, reference=[0.0] * 8,
-                         stall_epochs=None, progress=False)
-    assert run["status"] == "done" and len(run["history"]) == 2  # before epoch 5 nothing is judged

@@ -4,11 +4,12 @@ import json
 import pytest
 
 from alexnet import paper, profiles, results
+from alexnet.experiments.fig1_protocol import FIG1_SCALES, setup_for
 from alexnet.plan import ASSUMED_MFU, fig1_macs, job_work, project
 from alexnet.profiles import REPRODUCE_SCALES as SCALES
 from alexnet.profiles import experiment_epochs, get_profile, reproduce_profile
 from alexnet.reproduce import fit, format_scorecard
-from alexnet.reproduce_jobs import JOBS, fig1_setup, jobs_for
+from alexnet.reproduce_jobs import JOBS, _run_fig1, fig1_setup, jobs_for
 from cli_helpers import run_cli
 
 
@@ -110,12 +111,12 @@ def test_a_bad_device_is_one_line_and_exit_2(device, message):
 
 def test_full_scale_is_all_images_and_three_seeds():
     p = reproduce_profile("full")
-    assert p.train_limit is None and p.seeds >= 3 and SCALES["full"]["fig1"]["seeds"] >= 3
-    assert SCALES["full"]["train_images"] == 50_000 and SCALES["full"]["fig1"]["batch_size"] == 128
+    assert p.train_limit is None and p.seeds >= 3 and FIG1_SCALES["full"]["seeds"] >= 3
+    assert SCALES["full"]["train_images"] == 50_000 and FIG1_SCALES["full"]["batch_size"] == 128
 
 
 def test_projection_is_counted_flops_over_peak_times_mfu():
-    f = SCALES["full"]["fig1"]
+    f = FIG1_SCALES["full"]
     work = job_work("fig1", "full")
     models = 2 * 2 * (f["grid_size"] + f["max_extensions"]) * f["seeds"]
     assert work["train_images"] == models * f["epochs"] * (50_000 // 128) * 128
@@ -173,3 +174,26 @@ def test_the_device_a_run_asks_for_is_every_experiments_device(monkeypatch):
     monkeypatch.setenv("ALEXNET_DEVICE", "gpu")
     with pytest.raises(AlexNetError, match="unknown device 'gpu'"):
         profiles.default_device()
+
+
+def test_reproduce_and_chapter_3_1_share_one_figure_1(tmp_path, monkeypatch, capsys):
+    """reproduce's Figure 1 job stores what chapter 3.1's call then reuses: one name, schema and scale."""
+    from alexnet import get_profile
+    from alexnet.data import make_synthetic
+    from alexnet.experiments import relu
+
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
+    monkeypatch.delenv("ALEXNET_RERUN", raising=False)
+    monkeypatch.setitem(FIG1_SCALES, "quick", {"epochs": 1, "batch_size": 32, "seeds": 1, "max_extensions": 0,
+                                               "grid_size": 2, "conventions": ("raw",)})
+    data = make_synthetic(64, seed=0)
+    monkeypatch.setattr(relu, "load_imageset", lambda *a, **k: data)  # the sample is not in CI; the code path is
+    assert fig1_setup("quick") == setup_for("quick")
+    ran = _run_fig1(reproduce_profile("quick"), {})
+    assert ran["images"] == 2 * 2 * (64 // 32) * 32 and not ran["truncated"]  # 2 nets × 2 rates × 1 epoch
+    stored = json.loads((tmp_path / "fig1_relu_tanh.json").read_text())
+    chapter = relu.figure1(get_profile("quick"), progress=False)  # the chapter's profile (other seeds elsewhere)
+    assert chapter["reused"] and "fig1_relu_tanh: reusing" in capsys.readouterr().out
+    assert chapter["scale"] == stored["scale"] and chapter["conventions"] == stored["data"]["conventions"]
+    again = _run_fig1(reproduce_profile("quick"), {})
+    assert again["images"] == 0  # reproduce reuses it too

@@ -1,5 +1,5 @@
 """Where results live (the book's, shipped with the package; a reader's own), their provenance, the scorecard's
-code column, reuse of a stored Figure 1, and the photos a reader can get (imagenet-sample, else Imagenette)."""
+code column, and the photos a reader can get (imagenet-sample, else Imagenette)."""
 import json
 from pathlib import Path
 
@@ -9,7 +9,6 @@ import alexnet
 from alexnet import provenance, results
 from alexnet.data import load_imageset, make_synthetic
 from alexnet.experiments import scorecard
-from alexnet.experiments.relu import relu_vs_tanh
 from alexnet.profiles import get_profile
 from colab_data import write_cifar_batches, write_imagenette
 
@@ -134,33 +133,3 @@ def test_scorecard_names_the_code_of_each_row_flags_the_odd_one_and_shows_your_r
     assert "| code |" in scorecard.scorecard_markdown(rows)
 
 
-# ---------------------------------------------------------------- Figure 1 reuses a stored result
-
-
-def test_fig1_reuses_a_result_of_the_same_code_at_the_same_scale(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
-    monkeypatch.delenv("ALEXNET_RERUN", raising=False)
-    quick = get_profile("quick")
-    kwargs = dict(lrs=(0.003,), epochs=1, batch_size=32, workers=1, progress=False,
-                  train_set=make_synthetic(64, seed=0), val_set=make_synthetic(32, seed=1))
-    first = relu_vs_tanh(quick, **kwargs)
-    assert "reusing" not in capsys.readouterr().out
-    saved = (tmp_path / "fig1_relu_tanh.json").read_bytes()
-    again = relu_vs_tanh(quick, **kwargs)
-    assert "fig1_relu_tanh: reusing the result measured on" in capsys.readouterr().out
-    assert again == json.loads(json.dumps(first)) and (tmp_path / "fig1_relu_tanh.json").read_bytes() == saved
-    other = relu_vs_tanh(quick, **{**kwargs, "epochs": 2})  # another scale: trains
-    assert other["scale"]["epochs"] == 2 and "reusing" not in capsys.readouterr().out
-    monkeypatch.setenv("ALEXNET_RERUN", "1")
-    relu_vs_tanh(quick, **{**kwargs, "epochs": 2})
-    assert "reusing" not in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("profile", ["smoke"])
-def test_smoke_never_reuses(profile, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
-    kwargs = dict(lrs=(0.003,), epochs=1, batch_size=32, workers=1, progress=False,
-                  train_set=make_synthetic(64, seed=0), val_set=make_synthetic(32, seed=1))
-    relu_vs_tanh(get_profile(profile), **kwargs)
-    relu_vs_tanh(get_profile(profile), **kwargs)
-    assert "reusing" not in capsys.readouterr().out

@@ -229,12 +229,3 @@ def reuse_or_run(name: str, arms: dict[str, dict], profile: Profile | None = Non
     data = record["data"]
     return AblationResult(name, data["arms"], data["baseline"], data["deltas"],
                           {**record["scale"], "saved_at": record.get("saved_at")})
-
-
-def reusable_result(name: str, scale: dict, profile: Profile | None = None) -> dict | None:
-    """Kept only for :mod:`alexnet.experiments.relu`'s import; new code calls
-    :func:`alexnet.results.reusable_result` and prints :func:`alexnet.results.reuse_note`."""
-    record = results_store.reusable_result(name, profile, **scale)
-    if record is not None:
-        print(results_store.reuse_note(name, record))
-    return record

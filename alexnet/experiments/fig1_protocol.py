@@ -2,7 +2,7 @@
 
 The protocol, for each input convention and each nonlinearity (ReLU, tanh):
 
-1. the documented four-layer net (:class:`~alexnet.experiments.relu.FourLayerNet`), every training image, batch
+1. the documented four-layer net (:class:`~alexnet.experiments.fig1_net.FourLayerNet`), every training image, batch
    128, a constant learning rate, no regularisation of any kind (no weight decay, dropout or augmentation: each
    epoch sees the centre crops), as the caption says;
 2. a learning-rate grid whose neighbours are a factor 2 apart (:data:`GRID_FACTOR`); if the best rate (fewest
@@ -18,6 +18,9 @@ The two input conventions (:data:`CONVENTIONS`): ``raw`` is the paper's (§2) 0�
 cuda-convnet's initial weights; ``standardised`` divides the centred pixels by 64 (about their standard deviation)
 and draws the weights from N(0, 1/fan_in). Every (nonlinearity, convention) group is one
 :class:`alexnet.batched.BatchedTrainer`: its learning rates × seeds train together.
+
+How much of this runs is the profile's (:data:`FIG1_SCALES`, read by :func:`setup_for`); chapter 3.1 and
+``python -m alexnet reproduce`` both run it through :func:`alexnet.experiments.relu.figure1`.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from ..batched import BatchedTrainer
 from ..data import ImageSet
 from ..paper import FIG1_RATIO, FIG1_THRESHOLD
 from ..train import mix_seed
-from .relu import FourLayerNet
+from .fig1_net import FourLayerNet
 
 CONVENTIONS = {"raw": "cuda-convnet", "standardised": "lecun"}  # convention → FourLayerNet init
 THRESHOLDS = (0.20, 0.225, 0.25, 0.275, 0.30, 0.325, 0.35)
@@ -44,6 +47,21 @@ DEFAULT_GRIDS = {
     ("tanh", "raw"): (0.004, 0.008, 0.016, 0.032, 0.064),
     ("relu", "standardised"): (0.0025, 0.005, 0.01, 0.02, 0.04),
     ("tanh", "standardised"): (0.005, 0.01, 0.02, 0.04, 0.08),
+}
+
+
+# Figure 1's scale per profile (the one table that ``python -m alexnet reproduce`` and chapter 3.1 read): Fig1Setup
+# fields, plus grid_size, how many rates of DEFAULT_GRIDS (centred) each nonlinearity starts from. quick fits about
+# ten minutes of a 2-core CPU on the 3,728-image sample: one seed, the paper's input convention only, batches of 64
+# (58 steps an epoch; an epoch at 32 cost about twice as much here), and higher thresholds too, since 8 epochs stay
+# far above 25%.
+FIG1_SCALES: dict[str, dict] = {
+    "smoke": {"epochs": 1, "batch_size": 32, "seeds": 1, "max_extensions": 0, "grid_size": 2,
+              "conventions": ("raw",)},
+    "quick": {"epochs": 8, "batch_size": 64, "seeds": 1, "max_extensions": 1, "grid_size": 3,
+              "conventions": ("raw",), "thresholds": THRESHOLDS + (0.4, 0.5, 0.6, 0.7)},
+    "full": {"epochs": 60, "batch_size": 128, "seeds": 3, "max_extensions": 3, "grid_size": 5,
+             "conventions": ("raw", "standardised")},
 }
 
 
@@ -61,6 +79,15 @@ class Fig1Setup:
     threshold: float = FIG1_THRESHOLD
     thresholds: tuple = THRESHOLDS
     deadline: float | None = None  # time.perf_counter() after which no new epoch or extension starts
+
+
+def setup_for(profile_name: str, **changes) -> Fig1Setup:
+    """The :class:`Fig1Setup` of a profile (:data:`FIG1_SCALES`): each default grid centred and cut to
+    ``grid_size`` rates (still a factor 2 apart); ``changes`` override fields (e.g. ``deadline``)."""
+    s = {**FIG1_SCALES[profile_name if profile_name in FIG1_SCALES else "quick"], **changes}
+    size = s.pop("grid_size")
+    grids = {key: tuple(g[max(0, (len(g) - size) // 2):][:size]) for key, g in DEFAULT_GRIDS.items()}
+    return Fig1Setup(grids=grids, **s)
 
 
 class Fig1Data:
@@ -238,12 +265,16 @@ def run_fig1_protocol(train_set: ImageSet, setup: Fig1Setup, *, device=None, on_
         if "relu" in nets and "tanh" in nets:
             nets["ratios"] = ratios(nets["relu"], nets["tanh"], setup.thresholds)
         out[conv] = nets
-    main = out["raw"] if "raw" in out else out[setup.conventions[0]]
-    result = {"conventions": out, "seconds": seconds, "images": images, "train_images": data.n,
-              "paper_ratio": FIG1_RATIO,
+    main_convention = "raw" if "raw" in out else setup.conventions[0]
+    main = out[main_convention]
+    cut = any(net.get("truncated") for nets in out.values() for net in nets.values() if "truncated" in net)
+    result = {"conventions": out, "seconds": seconds, "images": images, "train_images": data.n, "truncated": cut,
+              "paper_ratio": FIG1_RATIO, "threshold": setup.threshold, "main_convention": main_convention,
               "setup": {"epochs": setup.epochs, "batch_size": setup.batch_size, "seeds": setup.seeds,
                         "grid_factor": GRID_FACTOR, "max_extensions": setup.max_extensions,
-                        "thresholds": list(setup.thresholds), "device": str(data.device)}}
+                        "thresholds": list(setup.thresholds), "conventions": list(setup.conventions),
+                        "grids": {f"{a}/{c}": list(g) for (a, c), g in setup.grids.items() if c in out},
+                        "device": str(data.device)}}
     if "ratios" in main:
         row = main["ratios"][f"{setup.threshold:.3f}"]
         best = {a: main[a]["best_lr"] for a in ("relu", "tanh")}

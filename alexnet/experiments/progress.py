@@ -25,15 +25,13 @@ class OverallProgress:
     """``with OverallProgress("towers", runs=2, epochs=8) as bar: train(..., on_epoch=bar.epoch_done)``.
 
     ``runs × epochs`` is the most epochs the experiment trains (runs that end early make the bar finish short of
-    it, and the estimate an upper bound). ``show`` (default: unless ``ALEXNET_STATIC`` is set) controls the bar;
-    ``parallel``: how many runs train at the same time (worker processes), for the estimate.
+    it, and the estimate an upper bound). ``show`` (default: unless ``ALEXNET_STATIC`` is set) controls the bar.
     """
 
-    def __init__(self, name: str, runs: int, epochs: int, profile: Profile | None = None, show: bool | None = None,
-                 parallel: int = 1):
+    def __init__(self, name: str, runs: int, epochs: int, profile: Profile | None = None, show: bool | None = None):
         from tqdm.auto import tqdm
 
-        self.name, self.runs, self.epochs, self.parallel = name, runs, epochs, max(1, parallel)
+        self.name, self.runs, self.epochs = name, runs, epochs
         self.profile = profile or get_profile()
         if show is None:
             show = os.environ.get("ALEXNET_STATIC", "") in ("", "0")
@@ -43,9 +41,8 @@ class OverallProgress:
         self.start = time.perf_counter()
 
     def estimate_line(self, first_epoch_seconds: float) -> str:
-        total = first_epoch_seconds * self.runs * self.epochs / self.parallel
-        side = f" ({self.parallel} at a time)" if self.parallel > 1 else ""
-        return (f"{self.name}: {self.runs} run(s){side} × at most {self.epochs} epochs at profile={self.profile.name}; "
+        total = first_epoch_seconds * self.runs * self.epochs
+        return (f"{self.name}: {self.runs} run(s) × at most {self.epochs} epochs at profile={self.profile.name}; "
                 f"the first epoch took {first_epoch_seconds:.1f} s, so about {_minutes(total)} in all")
 
     def epoch_done(self, history=None, epochs: int = 1) -> None:
@@ -55,17 +52,6 @@ class OverallProgress:
             print(self.estimate_line(time.perf_counter() - self.start), flush=True)
         self.done += epochs
         self.bar.update(epochs)
-
-    def follow(self, queue, futures) -> None:
-        """Count the epochs that worker processes report on ``queue`` (one item each) until ``futures`` are done."""
-        import queue as q
-
-        while not all(f.done() for f in futures) or not queue.empty():
-            try:
-                queue.get(timeout=0.5)
-            except q.Empty:
-                continue
-            self.epoch_done()
 
     def close(self) -> None:
         self.bar.close()
