@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--step-costs", action="store_true", help=(
         "instead: the cost of one optimizer step of the scaled CIFAR net (batch 128) eager, bf16 + channels_last, "
         "torch.compile, CUDA graphs and batched, as reproduce --plan --from-bench reads it"))
-    b.add_argument("--quick", action="store_true", help="with --step-costs: the tiny form (batch 8, 2 steps, no compile)")
+    b.add_argument("--quick", action="store_true",
+                   help="with --step-costs: the tiny form (batch 8, 2 steps, no compile)")
     b.add_argument("--budget", type=_positive_float, default=None, metavar="SECONDS",
                    help="with --step-costs: skip variants that would end past this (default 100 on a GPU, 60 on a CPU)")
     r = sub.add_parser("reproduce", help="every experiment behind the scorecard at a profile's scale, then the scorecard",

@@ -176,9 +176,11 @@ def format_measured_projection(profile_name: str, path) -> str:
 
     d = read_step_costs(path)
     ok, p = d["ok"], reproduce_profile_batch(profile_name)
-    gpu = next((key.split()[0] for key, _ in PEAK_TFLOPS if key.lower() in d.get("device_name", "").lower()), "H100")
+    name = (d.get("device_name") or "").lower()
+    gpu = next((key.split()[0] for key, _ in PEAK_TFLOPS if key.lower() in name), "H100")
     lines = [f"reproduce --profile {profile_name} projected from the step costs in {path}",
-             f"measured on {d.get('device_name')} (torch {d.get('torch')}), alexnet_cifar at batch {d.get('batch_size')}"]
+             f"measured on {d.get('device_name')} (torch {d.get('torch')}), alexnet_cifar at batch "
+             f"{d.get('batch_size')}"]
     if d.get("batch_size") != p["batch"] or d.get("quick"):
         lines.append(f"WARNING: measured at batch {d.get('batch_size')}{' (quick form)' if d.get('quick') else ''}; "
                      f"this profile trains at batch {p['batch']}: the numbers below do not carry over")
@@ -201,7 +203,8 @@ def format_measured_projection(profile_name: str, path) -> str:
             cols.append((title, row, row["per_model_step_ms"] / 1e3 if per_model else row["step_ms"] / 1e3))
     if "eval" not in ok:
         eval_img_s = None
-        assumed.append("evaluation at 3× the training images/s of each column's step (a forward pass is ~1/3 of a step)")
+        assumed.append("evaluation at 3× the training images/s of each column's step (a forward pass is ~1/3 of "
+                       "a step)")
     if fig1 is None:
         assumed.append(f"Figure 1 at the assumed {gpu} cost (counted FLOPs at MFU {ASSUMED_MFU.get(gpu, 0.1):.0%} "
                        f"+ {1e3 * ASSUMED_STEP_S.get(gpu, 0.003):g} ms per step)")
@@ -211,7 +214,8 @@ def format_measured_projection(profile_name: str, path) -> str:
                      project_with_costs(profile_name, step_s, eval_img_s or 3 * p["batch"] / step_s,
                                         fig1["step_ms"] / 1e3 if fig1 else None, gpu=gpu)))
     lines += ["measured:"] + [f"  {m}" for m in measured or ["nothing (every variant failed or was skipped)"]]
-    lines += [f"  not measured: {r['variant']}: {r['skipped'] or r['error']}" for r in d["rows"] if not r.get("step_ms")]
+    lines += [f"  not measured: {r['variant']}: {r['skipped'] or r['error']}"
+              for r in d["rows"] if not r.get("step_ms")]
     lines += ["assumed:"] + [f"  {a}" for a in assumed or ["nothing beyond the counted steps and images"]]
     lines += ["columns:", f"  '{runs[0][0]}': today's default projection (FLOPs at an assumed MFU + an assumed "
                           f"cost per step)"] + [f"  '{t}': {row['variant']}" for t, row, _ in cols]

@@ -168,6 +168,10 @@ def run_step_costs(device=None, *, batch_size: int = paper.BATCH_SIZE, steps: in
     notes = [] if compile else ["torch.compile not measured on this device (compiling on a CPU takes minutes; "
                                 "pass compile=True to force it)"]
     rows: list[dict] = []
+    meta = {"device": str(device), "device_name": device_name(device), "torch": torch.__version__,
+            "batch_size": batch_size, "crop": CROP, "macs_per_image": macs, "fig1_macs_per_image": fig1_macs,
+            "peak_tflops": peak, "budget_s": budget_s, "quick": quick}
+    log("step-cost-run " + json.dumps(meta))
 
     def measure(key: str, variant: str, make: Callable, *, k: int = 1, need_s: float = 2.0, compiled: bool = False,
                 flops_per_image: float | None = None, timed: Callable | None = None) -> None:
@@ -245,10 +249,7 @@ def run_step_costs(device=None, *, batch_size: int = paper.BATCH_SIZE, steps: in
                                                             compile_mode=cmode))
     if mode.get("batched"):
         notes.append(f"batched trainer mode here: {mode['batched']} (vmap on CUDA, one net after another elsewhere)")
-    return {"device": str(device), "device_name": device_name(device), "torch": torch.__version__,
-            "batch_size": batch_size, "crop": CROP, "macs_per_image": macs, "fig1_macs_per_image": fig1_macs,
-            "peak_tflops": peak, "budget_s": budget_s, "quick": quick, "notes": notes, "rows": rows,
-            "seconds": time.perf_counter() - started}
+    return {**meta, "notes": notes, "rows": rows, "seconds": time.perf_counter() - started}
 
 
 def main(args) -> int:
@@ -260,3 +261,26 @@ def main(args) -> int:
                             budget_s=args.budget, quick=args.quick, log=log)
     print(json.dumps(result) if args.json else format_step_costs(result))
     return 0
+
+
+def read_step_cost_run(json_path, log_path=None) -> dict:
+    """The document a ``bench --step-costs --json`` run wrote to ``json_path``; if that run was cut short (an empty
+    or broken file), the rows it logged as ``step-cost {json}`` lines in ``log_path``, marked ``"partial": True``."""
+    from pathlib import Path
+
+    try:
+        return json.loads(Path(json_path).read_text())
+    except (OSError, ValueError):
+        pass
+    meta, rows = {"device": None, "device_name": None, "torch": None, "batch_size": None, "crop": CROP,
+                  "quick": None, "budget_s": None}, []
+    lines = Path(log_path).read_text(errors="replace").splitlines() if log_path and Path(log_path).exists() else []
+    for line in lines:
+        head, _, doc = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            if head == "step-cost-run":
+                meta.update(json.loads(doc))
+            elif head == "step-cost":
+                rows.append(json.loads(doc))
+    return {**meta, "seconds": None, "rows": rows, "partial": True,
+            "notes": ["the run was cut short: these rows come from its log"]}
