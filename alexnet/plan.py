@@ -228,6 +228,13 @@ def format_measured_projection(profile_name: str, path) -> str:
         lines.append(f"{name:<14}{w['steps']:>10,}{w['eval_images']:>12,}"
                      + "".join(f"{r['jobs'][name]['seconds'] / 60:>20.1f} min" for _, r in runs))
     lines.append(f"{'total':<36}" + "".join(f"{r['seconds'] / 60:>20.1f} min" for _, r in runs))
+    compiled = [r for r in ok.values() if r.get("compile_s")]
+    if compiled:
+        c = min(compiled, key=lambda r: r["step_ms"])
+        nets = len({tuple(sorted(a.items())) for arms in ABLATION_ARMS.values() for a in arms}) + 1  # + depth's
+        lines.append(f"compilation is not in the columns: {c['compile_s']:.0f} s measured for {c['variant']}; "
+                     f"compiling each of the ablations' ~{nets} distinct nets once would add "
+                     f"~{nets * c['compile_s'] / 60:.1f} min (cache hits cost less)")
     best = min(runs[1:], key=lambda tr: tr[1]["seconds"], default=None)
     if best is not None:
         lines.append(f"the fastest measured way, '{best[0]}', projects {best[1]['seconds'] / 60:.1f} min "

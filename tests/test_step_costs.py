@@ -93,8 +93,8 @@ def test_projection_with_costs_is_steps_times_cost_plus_eval_images_over_rate():
         project_with_costs("full", 0.0, 1.0)
 
 
-def _row(key, step_ms, k=1, img_s=None, error=None, skipped=None, variant=None):
-    return {"key": key, "variant": variant or key, "k": k, "step_ms": step_ms,
+def _row(key, step_ms, k=1, img_s=None, error=None, skipped=None, variant=None, compile_s=None):
+    return {"key": key, "variant": variant or key, "k": k, "step_ms": step_ms, "compile_s": compile_s,
             "per_model_step_ms": step_ms / k if step_ms else None, "img_s": img_s, "error": error, "skipped": skipped}
 
 
@@ -105,7 +105,7 @@ def _doc(rows, batch=128):
 
 def test_the_measured_projection_says_what_was_measured_and_what_assumed(tmp_path, capsys):
     rows = [_row("eager_fp32", 3.0), _row("eager_amp_cl", 2.0), _row("trainer", 4.0),
-            _row("eval", 1.0, img_s=100_000.0), _row("compile_cudagraphs", 1.0),
+            _row("eval", 1.0, img_s=100_000.0), _row("compile_cudagraphs", 1.0, compile_s=30.0),
             _row("batched_k3", None, k=3, error="RuntimeError: vmap needs setup_context"),
             _row("batched_plain_k3", 1.5, k=3), _row("compile", None, skipped="time budget: 3 s left")]
     path = tmp_path / "bench.json"
@@ -120,12 +120,14 @@ def test_the_measured_projection_says_what_was_measured_and_what_assumed(tmp_pat
     assert "evaluation 100,000 img/s" in text
     assert "'fastest single net': compile_cudagraphs" in text
     assert "* the batched full net failed" in text
-    total = text.splitlines()[-2].replace("min", "").split()
+    total = next(t for t in text.splitlines() if t.startswith("total")).replace("min", "").split()
     expected = [project("full", "H200")] + [project_with_costs("full", s, 100_000.0, gpu="H200")
                                             for s in (0.004, 0.002, 0.001, 0.0005)]  # trainer, eager, best, K=3
     assert total[0] == "total"
     assert [float(t) for t in total[1:]] == pytest.approx([e["seconds"] / 60 for e in expected], abs=0.051)
     assert "'seeds batched K=3 *', projects" in text.splitlines()[-1]
+    assert "30 s measured for compile_cudagraphs; compiling each of the ablations' ~6 distinct nets once would add " \
+           "~3.0 min" in text
     # the CLI: with --plan it projects; without, or with a foreign file, one line and exit 2
     assert cli_main(["reproduce", "--plan", "--profile", "full", "--from-bench", str(path)]) == 0
     assert "projected from the step costs" in capsys.readouterr().out

@@ -86,7 +86,15 @@ def _single(data: _CifarBatches, device, *, amp: bool, channels_last: bool, comp
     dtype = autocast_dtype(device) if amp else None
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     net = torch.compile(model, mode=compile_mode) if compile else model
-    return _make_step(net, optimizer, None, None, device, dtype, channels_last, scaler, batch=data.batch)
+    step = _make_step(net, optimizer, None, None, device, dtype, channels_last, scaler, batch=data.batch)
+    if compile_mode != "reduce-overhead":
+        return step
+
+    def graphed_step(i):  # CUDA graphs: tell the graph trees that a new iteration begins
+        torch.compiler.cudagraph_mark_step_begin()
+        return step(i)
+
+    return graphed_step
 
 
 def _batched(data: _CifarBatches, device, k: int, make: Callable, augment: bool = True):
