@@ -193,7 +193,7 @@ def format_measured_projection(profile_name: str, path) -> str:
         eval_img_s = ok["eval"]["img_s"]
         measured.append(f"evaluation {eval_img_s:,.0f} img/s")
     cols = []
-    single = [r for k, r in ok.items() if k.startswith(("eager_", "compile"))]
+    single = [r for k, r in ok.items() if k.startswith(("eager_", "compile", "graphed"))]
     seeds = next((ok[k] for k in (f"batched_k{p['seeds']}", f"batched_plain_k{p['seeds']}") if k in ok), None)
     for title, row, per_model in (("train.train today", ok.get("trainer"), False),
                                   ("eager, no host reads", ok.get("eager_amp_cl"), False),

@@ -147,7 +147,8 @@ def test_the_measured_projection_says_what_was_measured_and_what_assumed(tmp_pat
 def test_step_costs_on_cuda_measure_the_eager_variants():
     result = run_step_costs("cuda", steps=3, budget_s=60, compile=False, ks=(2,), fig1_k=2)
     by_key = {r["key"]: r for r in result["rows"]}
-    for key in ("eager_fp32", "eager_amp_cl", "trainer", "eval", "fig1_k2"):
+    for key in ("eager_fp32", "eager_amp_cl", "graphed", "trainer", "eval", "fig1_k2"):
         assert by_key[key]["error"] is None and by_key[key]["step_ms"] > 0, by_key[key]
     assert all(r["step_ms"] or r["error"] or r["skipped"] for r in result["rows"])
     assert result["peak_tflops"] is None or by_key["eager_amp_cl"]["mfu"] > 0
+    assert not any("CUDA graph needs CUDA" in n for n in result["notes"])

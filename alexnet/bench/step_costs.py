@@ -12,6 +12,8 @@ clock reads the device before and after the timed steps (:func:`alexnet.bench.ti
   none on a CPU) with channels_last: the trainer's switches on a GPU;
 - ``trainer``: :func:`alexnet.train.train` itself, as it runs today (it reads the loss and the error count every
   step); timed by its own clock over its second epoch;
+- ``graphed`` (CUDA only): the whole step, augmentation and update included, captured once as a CUDA graph and
+  replayed (``torch.cuda.CUDAGraph``): the floor that launch overhead leaves;
 - ``eval``: forward only on centre crops (no grad), batch 1000: the test passes' rate;
 - ``compile``, ``compile_cudagraphs``: ``torch.compile`` of the net in its default mode and in
   ``mode="reduce-overhead"`` (CUDA graphs), bf16 + channels_last; ``compile_s`` is the first step's wall time,
@@ -95,6 +97,49 @@ def _single(data: _CifarBatches, device, *, amp: bool, channels_last: bool, comp
         return step(i)
 
     return graphed_step
+
+
+def _graphed(data: _CifarBatches, device):
+    """The whole step (gather, augmentation, forward, backward, update) captured once as a CUDA graph and replayed
+    (PyTorch's whole-network capture: warm-up on a side stream, grads left to the graph's pool): what a step costs
+    when the host launches nothing but the replay. bf16 + channels_last; random draws from the default generator."""
+    import torch.nn.functional as F
+
+    from ..device_data import autocast_dtype
+    from ..optim import PaperSGD, param_groups
+
+    dtype = autocast_dtype(device)
+    if dtype == torch.float16:
+        raise RuntimeError("fp16 needs a GradScaler, whose skipped steps a fixed graph cannot express")
+    model = _net().to(device, memory_format=torch.channels_last)
+    optimizer = PaperSGD(param_groups(model, paper.WEIGHT_DECAY), lr=1e-3)
+    idx = data.order[0, :data.batch_size].clone()
+
+    def body():
+        x = data.aug.augment(data.placed.images[idx]).contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=dtype or torch.bfloat16, enabled=dtype is not None, cache_enabled=False):
+            loss = F.cross_entropy(model(x).float(), data.placed.labels[idx])
+        loss.backward()
+        optimizer.step()
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            optimizer.zero_grad(set_to_none=True)
+            body()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    optimizer.zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        body()
+
+    def step(i):
+        idx.copy_(data.order[i % len(data.order), :data.batch_size])
+        graph.replay()
+        return data.batch_size
+
+    return step
 
 
 def _batched(data: _CifarBatches, device, k: int, make: Callable, augment: bool = True):
@@ -226,6 +271,11 @@ def run_step_costs(device=None, *, batch_size: int = paper.BATCH_SIZE, steps: in
     measure("eager_fp32", "eager fp32", lambda: _single(data, device, amp=False, channels_last=False))
     measure("eager_amp_cl", f"eager {amp_name} autocast + channels_last" if amp else "eager fp32 + channels_last",
             lambda: _single(data, device, amp=True, channels_last=True))
+    if cuda:
+        measure("graphed", f"whole step as one CUDA graph (torch.cuda.graph), {amp_name} + channels_last",
+                lambda: _graphed(data, device), need_s=4.0)
+    else:
+        notes.append("the whole-step CUDA graph needs CUDA: not measured here")
     trainer_steps = 2 if quick else (40 if cuda else 4)
     measure("trainer", "train.train as it runs today (reads loss and errors every step)", None, need_s=4.0,
             timed=lambda: _trainer(device, batch_size, trainer_steps))
