@@ -218,8 +218,8 @@ def run_step_costs(device=None, *, batch_size: int = paper.BATCH_SIZE, steps: in
     peak = device_peak_tflops(device)
     max_k = max(ks + (fig1_k,))
     data = _CifarBatches(device, max(4, max_k) * batch_size, batch_size, max_k)
-    notes = [] if compile else ["torch.compile not measured on this device (compiling on a CPU takes minutes; "
-                                "pass compile=True to force it)"]
+    notes = [] if compile else ["torch.compile not measured here (off on a CPU, where compiling takes minutes, and "
+                                "in the quick form; compile=True forces it)"]
     rows: list[dict] = []
     meta = {"device": str(device), "device_name": device_name(device), "torch": torch.__version__,
             "batch_size": batch_size, "crop": CROP, "macs_per_image": macs, "fig1_macs_per_image": fig1_macs,
