@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=_positive_int, default=None, help="timed steps; default: 3 on a CPU, 20 on a GPU")
     b.add_argument("--json", action="store_true")
     b.add_argument("--peak-tflops", type=float, default=None, help="override the device's peak for MFU")
+    b.add_argument("--step-costs", action="store_true", help=(
+        "instead: the cost of one optimizer step of the scaled CIFAR net (batch 128) eager, bf16 + channels_last, "
+        "torch.compile, CUDA graphs and batched, as reproduce --plan --from-bench reads it"))
+    b.add_argument("--quick", action="store_true",
+                   help="with --step-costs: the tiny form (batch 8, 2 steps, no compile)")
+    b.add_argument("--budget", type=_positive_float, default=None, metavar="SECONDS",
+                   help="with --step-costs: skip variants that would end past this (default 100 on a GPU, 60 on a CPU)")
     r = sub.add_parser("reproduce", help="every experiment behind the scorecard at a profile's scale, then the scorecard",
                        description="Run every experiment behind the scorecard (or the claims named with --only) at "
                                    "the profile's scale, store each result with its provenance, and print the "
@@ -118,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     r.add_argument("--plan", action="store_true", help="print the counted work and projected GPU time; run nothing")
     r.add_argument("--mfu", type=_positive_float, default=None, help="with --plan: the MFU to project with")
+    r.add_argument("--from-bench", default=None, metavar="PATH",
+                   help="with --plan: project from the step costs measured by bench --step-costs --json (or a device "
+                        "check's bench.json holding them)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -180,6 +190,16 @@ def _bench(args) -> int:
 
 def _reproduce(args) -> int:
     from .reproduce import main as reproduce_main
+
+    if getattr(args, "from_bench", None) is not None:
+        if not args.plan:
+            raise AlexNetError("--from-bench goes with --plan (it projects; it runs nothing)")
+        from .plan import format_measured_projection
+        from .reproduce import reproduce_profile
+
+        reproduce_profile(args.profile)
+        print(format_measured_projection(args.profile, args.from_bench))
+        return 0
 
     return reproduce_main(args)
 

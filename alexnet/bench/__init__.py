@@ -26,17 +26,20 @@ Photos: the ImageNet sample's JPEGs when ``$ALEXNET_DATA`` has them, else synthe
 The package, one module per job: :mod:`.timing` (the clock, the LRN micro-benchmark), :mod:`.utilisation` (device peaks
 and MFU), :mod:`.inputs` (the photos and the two input pipelines), :mod:`.steps` (model steps alone),
 :mod:`.loops` (the two whole training loops), :mod:`.run` (the whole benchmark and the CLI), :mod:`.report` (the
-text). Its figure is :func:`alexnet.figures.bench.plot_benchmark`.
+text), :mod:`.step_costs` (``bench --step-costs``: one optimizer step of the scaled CIFAR net in every way the package
+can run it, the number :mod:`alexnet.plan` projects ``reproduce`` from). Its figure is
+:func:`alexnet.figures.bench.plot_benchmark`.
 """
 from .inputs import BenchPhotos, time_input_ours, time_input_torchvision, torchvision_loader
 from .loops import time_train_ours, time_train_torchvision
 from .utilisation import PEAK_TFLOPS, device_name, device_peak_tflops, macs_per_image, mfu, peak_for_name
 from .report import format_report, format_targets, targets
 from .run import default_sizes, main, run_benchmark
+from .step_costs import run_step_costs
 from .steps import time_model_variants, time_torchvision_step
 from .timing import CROP, STORED, time_lrn
 
 __all__ = ["BenchPhotos", "CROP", "PEAK_TFLOPS", "STORED", "default_sizes", "device_name", "device_peak_tflops",
            "format_report", "format_targets", "macs_per_image", "main", "mfu", "peak_for_name", "run_benchmark",
-           "targets", "time_input_ours", "time_input_torchvision", "time_lrn", "time_model_variants",
+           "run_step_costs", "targets", "time_input_ours", "time_input_torchvision", "time_lrn", "time_model_variants",
            "time_torchvision_step", "time_train_ours", "time_train_torchvision", "torchvision_loader"]

@@ -84,3 +84,22 @@ def format_targets(r: dict) -> str:
     lines = [f"{'target':<72}{'measured':>10}  verdict"]
     lines += [f"{t['target']:<72}{t['measured']:>10}  {verdict[t['met']]}" for t in targets(r)]
     return "\n".join(lines)
+
+
+def format_step_costs(r: dict) -> str:
+    """The table ``python -m alexnet bench --step-costs`` prints: one row per variant, ms per optimizer step."""
+    lines = [f"one optimizer step of alexnet_cifar, batch {r['batch_size']}, {r['crop']}×{r['crop']} crops, "
+             f"on {r['device']} ({r['device_name']}), torch {r['torch']}" + (" [quick form]" if r["quick"] else ""),
+             f"{'variant':<58}{'ms/step':>9}{'ms/model':>10}{'img/s':>10}{'TFLOP/s':>9}{'MFU':>7}{'compile s':>11}"]
+    for row in r["rows"]:
+        if row["step_ms"] is None:
+            why = f"skipped: {row['skipped']}" if row["skipped"] else f"failed: {row['error']}"
+            lines.append(f"{row['variant'][:57]:<58}  {why}")
+            continue
+        comp = f"{row['compile_s']:.1f}" if row["compile_s"] is not None else ""
+        lines.append(f"{row['variant'][:57]:<58}{row['step_ms']:>9.2f}{row['per_model_step_ms']:>10.2f}"
+                     f"{row['img_s']:>10,.0f}{row['tflops']:>9.2f}{_cell(row['mfu']):>7}{comp:>11}")
+    lines += [f"note: {n}" for n in r["notes"]]
+    if r.get("seconds") is not None:
+        lines.append(f"(the step-cost run took {r['seconds']:.0f} s of a {r['budget_s']:.0f} s budget)")
+    return "\n".join(lines)

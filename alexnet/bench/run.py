@@ -123,7 +123,15 @@ def _jsonable(x):
 
 def main(args) -> int:
     """``python -m alexnet bench``: ``args`` has ``device``, ``batch_size``, ``steps``, ``json``, ``peak_tflops``
-    (``batch_size``/``steps`` None mean the device's defaults, :func:`default_sizes`)."""
+    (``batch_size``/``steps`` None mean the device's defaults, :func:`default_sizes`); with ``step_costs``, the
+    per-step costs of the scaled CIFAR net instead (:mod:`.step_costs`)."""
+    if getattr(args, "quick", False) or getattr(args, "budget", None) is not None:
+        if not getattr(args, "step_costs", False):
+            raise AlexNetError("--quick and --budget go with --step-costs")
+    if getattr(args, "step_costs", False):
+        from .step_costs import main as step_costs_main
+
+        return step_costs_main(args)
     compile = getattr(args, "compile", None) or (os.environ.get("ALEXNET_BENCH_COMPILE", "") not in ("", "0")) or None
     if args.peak_tflops is not None and not args.peak_tflops > 0:
         raise AlexNetError(f"--peak-tflops must be positive, got {args.peak_tflops}")

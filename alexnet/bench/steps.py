@@ -13,15 +13,19 @@ from .. import paper
 from .timing import CROP, _cudnn_benchmark, _rate
 
 
-def _make_step(model, optimizer, x, y, device, amp_dtype, channels_last, scaler=None):
-    if channels_last:
+def _make_step(model, optimizer, x, y, device, amp_dtype, channels_last, scaler=None, batch=None):
+    """``step(i)``: one training step on the fixed ``x``, ``y``, or on ``batch(i)``'s ``(x, y)`` when given."""
+    if channels_last and x is not None:
         x = x.contiguous(memory_format=torch.channels_last)
     autocast = (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None
                 else contextlib.nullcontext())
 
-    def step(_i):
+    def step(i):
+        xb, yb = (x, y) if batch is None else batch(i)
+        if channels_last and batch is not None:
+            xb = xb.contiguous(memory_format=torch.channels_last)
         with autocast:
-            loss = F.cross_entropy(model(x).float(), y)
+            loss = F.cross_entropy(model(xb).float(), yb)
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -30,7 +34,7 @@ def _make_step(model, optimizer, x, y, device, amp_dtype, channels_last, scaler=
         else:
             loss.backward()
             optimizer.step()
-        return len(y)
+        return len(yb)
 
     return step
 
