@@ -191,16 +191,17 @@ def main_run(profile: Profile | None = None, *, train_set: ImageSet, val_set: Im
     The final weights are kept in :func:`alexnet.scratch.scratch_checkpoint_dir` (``main-run``). Without
     ``overrides``, a stored ``learning_schedule`` made by this code at this scale is reused when that checkpoint
     is there too (the line says so; ``on_epoch`` is called once with the stored history)."""
-    from .ablation import reusable_result
+    from ..results import reusable_result, reuse_note
 
     profile = profile or get_profile()
     folder = scratch_checkpoint_dir("main-run", profile)
     cfg = main_run_config(profile, **overrides)
     same = {"dataset": train_set.name, "train_images": len(train_set), "val_images": len(val_set),
             "epochs": cfg.epochs}
-    record = reusable_result("learning_schedule", same, profile) if not overrides and (folder / "last.pt").exists() \
+    record = reusable_result("learning_schedule", profile, **same) if not overrides and (folder / "last.pt").exists() \
         else None
     if record is not None:
+        print(reuse_note("learning_schedule", record))
         model, stats, _ = load_trained(folder / "last.pt")
         history = record["data"]["history"]
         if on_epoch is not None:
