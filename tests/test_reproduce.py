@@ -157,10 +157,9 @@ CHAPTER_CALLS = {"03_2_multi_gpu": "T.towers_ablation(P)", "03_3_lrn": "L.run_lr
 def test_the_chapters_make_the_calls_reproduce_makes(chapter, call):
     from pathlib import Path
 
-    import nbformat
-
-    nb = nbformat.read(Path(__file__).resolve().parents[1] / "book" / f"{chapter}.ipynb", as_version=4)
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    # plain json, not nbformat: this test also runs where only the package's own dependencies are installed
+    nb = json.loads((Path(__file__).resolve().parents[1] / "book" / f"{chapter}.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert call in code
     assert "base={\"epochs\"" not in code  # epochs per arm come from alexnet.profiles.experiment_epochs
 
