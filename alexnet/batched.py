@@ -59,7 +59,7 @@ class BatchedTrainer:
         self.params = {n: p.detach().clone().requires_grad_(True) for n, p in params.items()}
         self.buffers = {n: b.detach().clone() for n, b in buffers.items()}
         self.velocity = {n: torch.zeros_like(p) for n, p in self.params.items()}
-        self.base = copy.deepcopy(models[0]).to("meta")
+        self.base = copy.deepcopy(models[0]).to("meta").train()
         self.lrs = torch.tensor([float(lr) for lr in lrs], device=self.device)
         self.momentum, self.weight_decay = momentum, weight_decay
         self.amp_dtype = autocast_dtype(self.device) if amp else None
@@ -77,7 +77,8 @@ class BatchedTrainer:
         return functional_call(self.base, (params, buffers), (x,))
 
     def _vmapped(self, params: dict, buffers: dict, x: torch.Tensor, shared: bool) -> torch.Tensor:
-        return torch.vmap(self._one, in_dims=(0, 0, None if shared else 0))(params, buffers, x)
+        # randomness="different": each model draws its own dropout masks (as K separate runs would)
+        return torch.vmap(self._one, in_dims=(0, 0, None if shared else 0), randomness="different")(params, buffers, x)
 
     def _looped(self, params: dict, buffers: dict, x: torch.Tensor, shared: bool) -> torch.Tensor:
         outs = []
@@ -88,6 +89,11 @@ class BatchedTrainer:
             xk = (x if shared else x[k]).contiguous(memory_format=torch.channels_last)
             outs.append(functional_call(self.base, w, (xk,)))
         return torch.stack(outs)
+
+    def train(self, mode: bool = True) -> "BatchedTrainer":
+        """Training (dropout on) or evaluation mode for every model, as :meth:`torch.nn.Module.train`."""
+        self.base.train(mode)
+        return self
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """``K×B×classes``: every model's output for its batch (``x``: ``K×B×…``) or the shared batch (``B×…``)."""

@@ -65,6 +65,15 @@ def _band(channels: int, half: int, dtype: torch.dtype, device: torch.device) ->
     return _make_band(channels, half, dtype, device) if compiling else _cached_band(channels, half, dtype, device)
 
 
+def _is_channels_last(t: torch.Tensor) -> bool:
+    """Whether ``t`` is stored NHWC (and not also NCHW). Inside ``torch.vmap`` the layout cannot be queried (a
+    RuntimeError): there the batched GEMM of the NCHW path is used, which is right for any layout."""
+    try:
+        return not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
+    except RuntimeError:
+        return False
+
+
 def _window_sum(t: torch.Tensor, half: int, scale: float = 1.0, bias: float = 0.0) -> torch.Tensor:
     """``bias + scale · Σ_{|j-i|<=half} t_j`` over the channels of an N,C,H,W tensor, as one GEMM.
 
@@ -74,7 +83,7 @@ def _window_sum(t: torch.Tensor, half: int, scale: float = 1.0, bias: float = 0.
     n, c, h, w = t.shape
     band = _band(c, half, t.dtype, t.device)  # symmetric, so B = Bᵀ
     offset = torch.full((1,), bias, dtype=t.dtype, device=t.device)
-    if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
+    if t.dim() == 4 and _is_channels_last(t):
         rows = t.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view: NHWC memory is (N·H·W)×C row-major
         out = torch.addmm(offset, rows, band, beta=1 if bias else 0, alpha=scale)
         return out.view(n, h, w, c).permute(0, 3, 1, 2)  # channels_last again
@@ -103,33 +112,43 @@ class _LRNFunction(torch.autograd.Function):
     activation above 256 overflows fp16 (the T4's autocast dtype).
     """
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward per model (the batched trainer)
+
     @staticmethod
-    def forward(ctx, a, half, alpha, beta, k):
+    def forward(a, half, alpha, beta, k):
         with _autocast_off(a.device):
             x = a.float() if a.dtype == torch.float16 else a
             top = torch.finfo(x.dtype).max
-            sq = (x * x).clamp_(max=top)  # an overflowed a² (inf) kept finite: the band's zeros must not meet it
+            sq = torch.clamp(x * x, max=top)  # an overflowed a² (inf) kept finite: the band's zeros must not meet it
             d = _window_sum(sq, half, alpha, k)  # d_i = k + α Σ_window a_j²
-            if alpha > 0:  # ... and such a window's sum is inf again
-                d.masked_fill_(d >= alpha * top * (1 - 4 * torch.finfo(x.dtype).eps), float("inf"))
-            r = torch.pow(d, -beta, out=sq)  # d_i^{-β}, reusing a²'s memory
+            if alpha > 0:  # ... and such a window's sum is inf again (torch.where, not masked_fill_: compilable)
+                d = torch.where(d >= alpha * top * (1 - 4 * torch.finfo(x.dtype).eps), float("inf"), d)
+            r = torch.pow(d, -beta)  # d_i^{-β}
             b = x * r  # b_i = a_i d_i^{-β}
-        ctx.save_for_backward(x, b, d, r)
+        return b.to(a.dtype), d, r
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, half, alpha, beta, _k = inputs
+        _b, d, r = output
+        ctx.mark_non_differentiable(d, r)
+        ctx.save_for_backward(a, d, r)  # b = a·r is recomputed in backward: one tensor less kept
         ctx.consts = (half, alpha, beta, a.dtype)
-        return b.to(a.dtype)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, g):
-        x, b, d, r = ctx.saved_tensors
+    def backward(ctx, g, *_intermediates):
+        a, d, r = ctx.saved_tensors
         half, alpha, beta, dtype = ctx.consts
         with _autocast_off(g.device):
+            x = a.float() if a.dtype == torch.float16 else a
+            b = x * r
             g = g.to(x.dtype)
             coupling = g * b
             coupling.div_(d).nan_to_num_(0.0)  # g_j b_j / d_j; the NaN of an inf input's b stays in its window
             grad = _window_sum(coupling, half, -2 * alpha * beta)  # −2αβ Σ_window g_j b_j / d_j
             grad.mul_(x)
-            grad.addcmul_(g, r)  # + g_i d_i^{-β}
+            grad.add_(g * r)  # + g_i d_i^{-β} (add_, not addcmul_: vmap has a batching rule for it)
         return grad.to(dtype), None, None, None, None
 
 
@@ -140,7 +159,7 @@ def local_response_norm(a: torch.Tensor, size: int = paper.LRN.size, alpha: floa
         raise ValueError(f"local_response_norm expects N,C,H,W input, got shape {tuple(a.shape)}")
     if size < 1 or size % 2 == 0:
         raise ValueError(f"the window size n must be odd and positive (the paper uses 5), got {size}")
-    return _LRNFunction.apply(a, size // 2, float(alpha), float(beta), float(k))
+    return _LRNFunction.apply(a, size // 2, float(alpha), float(beta), float(k))[0]
 
 
 class LocalResponseNorm(nn.Module):

@@ -30,10 +30,11 @@ import torch
 from .. import results as results_store
 from ..data import ImageSet, load_imageset
 from ..evaluate import predict
-from ..profiles import Profile, get_profile
+from ..profiles import Profile, get_profile, resolve_device
 from ..results import save_result, scale
 from ..stats import Paired, combine_seeds, paired, seed_spread, unpaired_difference_se
 from ..train import TrainConfig, train
+from ..train_together import can_train_together, train_together
 from ..transforms import BatchAugment
 from .progress import OverallProgress
 
@@ -133,7 +134,8 @@ _FIELDS = {f.name for f in fields(TrainConfig)}
 def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = None, profile: Profile | None = None,
                  base: dict | None = None, save: bool = True, train_set: ImageSet | None = None,
                  val_set: ImageSet | None = None, progress: bool | None = None,
-                 step_losses: bool = False, extra: Callable[[AblationResult], dict] | None = None) -> AblationResult:
+                 step_losses: bool = False, extra: Callable[[AblationResult], dict] | None = None,
+                 together: bool | None = None) -> AblationResult:
     """Train each arm (``{arm: {"model": {...switches}, other TrainConfig fields..., "build": builder}}``) and
     compare.
 
@@ -146,7 +148,9 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
     that build the same layers start from the same weights. With ``step_losses``, each run also keeps the
     training loss of every step (``runs[i]["step_losses"]``, through :func:`alexnet.train.train`'s ``on_step``).
     ``extra(result)`` returns further fields for the saved data (an ``"arms"`` field replaces the arms, e.g. with
-    more fields in each; the returned result gets it too).
+    more fields in each; the returned result gets it too). ``together`` trains an arm's seeds at once
+    (:func:`alexnet.train_together.train_together`: the same recipe, its own random draws); None (the default)
+    does so on CUDA when there is more than one seed and the arm keeps no checkpoint or step losses.
     """
     profile = profile or get_profile()
     baseline = baseline or next(iter(arms))
@@ -164,19 +168,31 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
         if unknown:
             raise ValueError(f"arm {arm!r}: {', '.join(sorted(unknown))} is not a training setting")
         runs, histories, t0 = [], [], time.perf_counter()
+        cfgs = []
         for seed in range(profile.seeds):
             o = copy.deepcopy(over)
-            cfg = replace(cfg0, model={**cfg0.model, **o.pop("model", {})}, seed=seed, **o)
-            model = None
-            if build is not None:
-                torch.manual_seed(seed)  # the same initial weights train() would draw for the layers kept
-                model = build(cfg.resolved_arch(), train_set.num_classes, **cfg.model)
+            cfgs.append(replace(cfg0, model={**cfg0.model, **o.pop("model", {})}, seed=seed, **o))
+        models = None
+        if build is not None:
+            models = []
+            for cfg in cfgs:
+                torch.manual_seed(cfg.seed)  # the same initial weights train() would draw for the layers kept
+                models.append(build(cfg.resolved_arch(), train_set.num_classes, **cfg.model))
+        if _seeds_together(together, cfgs, step_losses):
+            outs = train_together(cfgs[0], [c.seed for c in cfgs], models=models, train_set=train_set,
+                                  val_set=val_set, on_epoch=bar.epoch_done)
+        else:
+            outs = []
+        for i, cfg in enumerate(cfgs):
             steps: list[torch.Tensor] = []
-            out = train(cfg, model=model, train_set=train_set, val_set=val_set, progress=progress,
-                        on_epoch=bar.epoch_done, on_step=(lambda i, loss, err: steps.append(loss)) if step_losses
-                        else None)
+            if outs:
+                out = outs[i]
+            else:
+                out = train(cfg, model=models[i] if models else None, train_set=train_set, val_set=val_set,
+                            progress=progress, on_epoch=bar.epoch_done,
+                            on_step=(lambda i, loss, err: steps.append(loss)) if step_losses else None)
             histories.append(out.history)
-            runs.append({"seed": seed, **final_measurement(out.model, out.stats, train_set, val_set)})
+            runs.append({"seed": cfg.seed, **final_measurement(out.model, out.stats, train_set, val_set)})
             if step_losses:  # one transfer per run, not one per step
                 runs[-1]["step_losses"] = torch.stack(steps).float().cpu().tolist()
         finals = [h[-1] for h in histories]
@@ -207,6 +223,16 @@ def run_ablation(name: str, arms: dict[str, dict], *, baseline: str | None = Non
         save_result(name, {"arms": results, "baseline": baseline, "deltas": deltas, **more}, sc, profile,
                     seconds=sum(r["seconds"] for r in results.values()))
     return result
+
+
+def _seeds_together(together: bool | None, cfgs: list[TrainConfig], step_losses: bool) -> bool:
+    """Whether an arm's seeds train at once (:func:`alexnet.train_together.train_together`): as asked, or (None)
+    where it pays: more than one seed, on CUDA, for a recipe it runs as :func:`alexnet.train.train` would."""
+    if len(cfgs) < 2 or step_losses or not can_train_together(cfgs[0]):
+        return False
+    if together is not None:
+        return together
+    return resolve_device(cfgs[0].device).type == "cuda"
 
 
 # ------------------------------------------------------------------------------------------- reusing results
