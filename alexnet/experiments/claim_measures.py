@@ -21,7 +21,7 @@ from typing import Callable
 
 from .. import paper
 from ..model import ONE_GPU, upgrade_switches
-from ..stats import (INCONCLUSIVE, NOT_TESTABLE, Paired, binomial_se, describe, epochs_to_error, ratio_interval,
+from ..stats import (INCONCLUSIVE, NOT_TESTABLE, Paired, binomial_se, describe, ratio_interval,
                      ratio_verdict, seed_spread, unpaired_difference_se, verdict)
 from .ablation import compare_arms
 
@@ -172,10 +172,8 @@ def fig1_measure(record: dict) -> Measured:
     """Figure 1 from :func:`alexnet.experiments.relu.figure1`'s result: the ratio at 25% with its interval over
     seeds and its verdict, the ratios at the other thresholds, and whether a best rate sat on its grid's edge."""
     data, thr = record["data"], paper.FIG1_THRESHOLD
-    if "conventions" not in data:  # a result from before the protocol: ratios of single curves
-        return _fig1_single_curves(data, record.get("scale", {}))
     conv = data.get("main_convention", "raw")
-    rows = data["conventions"].get(conv, {}).get("ratios")
+    rows = data.get("conventions", {}).get(conv, {}).get("ratios")
     if not rows:
         return Measured(NOT_MEASURED, NOT_MEASURED)
     at = rows.get(f"{thr:.3f}", {})
@@ -192,20 +190,6 @@ def fig1_measure(record: dict) -> Measured:
     else:
         ours = f"ReLU never reached {thr:.0%} in {data['setup']['epochs']} epochs"
     return Measured(ours, INCONCLUSIVE, stat)
-
-
-def _fig1_single_curves(data: dict, scale: dict) -> Measured:
-    curves = data.get("curves") or {}
-    if not curves.get("relu") or not curves.get("tanh"):
-        return Measured(NOT_MEASURED, NOT_MEASURED)
-    reach = {t: (epochs_to_error(curves["relu"], t), epochs_to_error(curves["tanh"], t))
-             for t in (0.7, 0.6, 0.5, 0.4, 0.3, paper.FIG1_THRESHOLD)}
-    ratios = [h / r for r, h in reach.values() if r and h]
-    relu, tanh = reach[paper.FIG1_THRESHOLD]
-    head = (f"{tanh / relu:.1f}× at {paper.FIG1_THRESHOLD:.0%}" if relu and tanh else
-            f"tanh never reached {paper.FIG1_THRESHOLD:.0%} in {scale.get('epochs')} ep" if relu else
-            f"ReLU never reached {paper.FIG1_THRESHOLD:.0%}")
-    return _ratio_row(ratios, head)
 
 
 def dropout_convergence_measure(record: dict) -> Measured:
