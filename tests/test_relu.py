@@ -161,6 +161,24 @@ def test_text_tables_show_best_rates_edges_ratios_and_verdicts():
     assert f"{paper.FIG1_RATIO:g}×" in relu.fig1_summary(r) and row["verdict"] in relu.fig1_summary(r)
 
 
+def test_scale_and_starting_grid_lines_list_every_profile_and_only_its_conventions():
+    lines = relu.scale_lines().splitlines()
+    assert [line.split()[0] for line in lines] == list(FIG1_SCALES)
+    for line, row in zip(lines, FIG1_SCALES.values()):
+        assert f"≤ {row['epochs']} epochs, batch {row['batch_size']}, {row['seeds']} seed(s)" in line
+        assert f"grids of {row['grid_size']} rates (+ ≤ {row['max_extensions']} extensions)" in line
+        assert line.endswith(f"{' and '.join(row['conventions'])} inputs")
+    for name, row in FIG1_SCALES.items():
+        grids = relu.starting_grid_lines(name).splitlines()
+        setup = setup_for(name)
+        assert len(grids) == 2 * len(row["conventions"])  # relu and tanh, per convention the profile runs
+        for act in ("relu", "tanh"):
+            for conv in row["conventions"]:
+                rates = ", ".join(f"{lr:g}" for lr in setup.grids[(act, conv)])
+                assert f"{name} starting grid, {act}, {conv} inputs: {rates}" in grids
+                assert len(setup.grids[(act, conv)]) == row["grid_size"]
+
+
 def test_the_scorecard_reads_the_protocols_ratio_interval_and_edges():
     r = _result([[0.6, 0.2], [0.6, 0.22]], [[0.8, 0.6, 0.4, 0.2], [0.8, 0.6, 0.3, 0.25]], relu_edge=True)
     row = r["conventions"]["raw"]["ratios"]["0.250"]
