@@ -223,6 +223,8 @@ def test_an_ablation_with_per_image_data_is_compared_image_by_image():
     p = stats.paired(with_, without)
     assert (p.b, p.c) == (20, 30) and "paired on 1000 images" in row.statistic
     assert f"McNemar p = {p.p_value:.2g}" in row.statistic and row.verdict == stats.verdict(p.effect, p.se)
+    # the statistic and "ours" share the paper's sign: here pooling hurts (10 more right without it), so both are +
+    assert p.effect < 0 and row.ours.startswith("+1.0 ± ") and "Δ error +1.0 ± " in row.statistic
 
 
 def test_overfitting_rows_need_training_error_measured_like_validation():
@@ -246,6 +248,8 @@ def test_scorecard_ten_crop_is_paired_when_counts_are_stored_and_falls_back_to_t
     ten = scorecard.build_scorecard({"ten_crop": paired}, ["ten_crop"])[0]
     p = stats.Paired(10_000, 30, 10)
     assert ten.verdict == stats.verdict(p.effect, p.se) and "30 right only with it, 10 only without" in ten.statistic
+    assert ten.ours == f"−2.0 ± {100 * p.se:.1f} / −0.5"  # the paired s.e., beside the paper-signed Δ
+    assert f"Δ error {stats.describe(-p.effect, p.se)}" in ten.statistic
 
 
 def test_ratio_rows_use_every_threshold_and_the_bias_row_says_what_would_test_it():

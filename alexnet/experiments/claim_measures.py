@@ -73,10 +73,14 @@ def pct(x: float) -> str:
 
 
 def _test(effect: float, se: float, pair: Paired | None, n: int | None) -> str:
+    """The statistic behind a benefit's verdict. ``effect`` is the benefit (error without − error with; positive:
+    the component helps), the sign :func:`alexnet.stats.verdict` takes; it is printed as the error change
+    (−``effect``), the sign of the "ours" column and of the paper (negative: the component helps)."""
     if pair is not None:
-        return (f"paired on {n} images: {pair.b} right only with it, {pair.c} only without; "
-                + describe(effect, se, pair.p_value))
-    return f"unpaired s.e. of two rates on {n} images (this result has no per-image data): " + describe(effect, se)
+        return (f"paired on {n} images: {pair.b} right only with it, {pair.c} only without; Δ error "
+                + describe(-effect, se, pair.p_value))
+    return (f"unpaired s.e. of two rates on {n} images (this result has no per-image data): Δ error "
+            + describe(-effect, se))
 
 
 # ------------------------------------------------------------------------------------------- measures
@@ -142,12 +146,13 @@ def ten_crop_measure(record: dict) -> Measured:
     if not (isinstance(c, dict) and isinstance(t, dict) and "top1" in c and "top1" in t):
         return Measured(NOT_MEASURED, NOT_MEASURED)
     n = record.get("scale", {}).get("val_images") or data.get("n")
-    ours = f"{pct(t['top1'] - c['top1'])} / {pct(t['top5'] - c['top5'])}"
     if "fixed_by_ten_crop" in data:
         p = Paired(n, data["fixed_by_ten_crop"], data["broken_by_ten_crop"])
-        return Measured(ours, verdict(p.effect, p.se), _test(p.effect, p.se, p, n))
-    effect, se = c["top1"] - t["top1"], unpaired_difference_se(c["top1"], t["top1"], n)
-    return Measured(ours, verdict(effect, se), _test(effect, se, None, n))
+        effect, se = p.effect, p.se
+    else:
+        p, (effect, se) = None, (c["top1"] - t["top1"], unpaired_difference_se(c["top1"], t["top1"], n))
+    ours = f"{pct(t['top1'] - c['top1'])} ± {100 * se:.1f} / {pct(t['top5'] - c['top5'])}"
+    return Measured(ours, verdict(effect, se), _test(effect, se, p, n))
 
 
 def headline_measure(record: dict) -> Measured:
