@@ -1,7 +1,6 @@
 """§3.1 and Figure 1: the nonlinearities, the four-layer net, epochs to 25%, and Figure 1 run, stored, reused and
 read (chapter 3.1, the scorecard)."""
 import json
-import math
 
 import pytest
 import torch

@@ -7,7 +7,7 @@ import pytest
 
 import alexnet
 from alexnet import provenance, results
-from alexnet.data import load_imageset, make_synthetic
+from alexnet.data import load_imageset
 from alexnet.experiments import scorecard
 from alexnet.profiles import get_profile
 from colab_data import write_cifar_batches, write_imagenette
