@@ -65,9 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=_positive_float, default=0.01)
     t.add_argument("--arch", default=None, help="alexnet (227 px) or alexnet-cifar (32 px); default by dataset")
     t.add_argument("--checkpoint-dir", required=True)
-    t.add_argument("--resume", action="store_true",
-                   help="continue from the newest checkpoint in the directory, with the same settings "
-                        "(--epochs may grow; --device and --save-every may change)")
+    start = t.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true",
+                       help="continue from the newest checkpoint in the directory, with the same settings "
+                            "(--epochs may grow; --device and --save-every may change)")
+    start.add_argument("--overwrite", action="store_true",
+                       help="start a new run in a directory that already holds one, replacing its checkpoints "
+                            "(without --resume or --overwrite, such a directory is refused)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save-every", type=int, default=0, metavar="N", help="also checkpoint every N steps")
     t.add_argument("--augment", default="paper", choices=["paper", "crop_flip", "none"])
@@ -133,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
+    from .checkpoint import kept_checkpoint
     from .train import TrainConfig, train
 
     model = {}
@@ -145,6 +150,10 @@ def _train(args) -> int:
     if args.train_limit is not None and args.batch_size > args.train_limit:
         raise AlexNetError(f"--batch-size {args.batch_size} is larger than --train-limit {args.train_limit}: "
                            f"pass --batch-size {args.train_limit} or less")
+    kept = None if args.resume or args.overwrite else kept_checkpoint(args.checkpoint_dir)
+    if kept is not None:
+        raise AlexNetError(f"--checkpoint-dir {args.checkpoint_dir} already holds a run ({kept.name}): pass --resume "
+                           "to continue it, choose another --checkpoint-dir, or pass --overwrite to start over")
     cfg = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       arch=args.arch, model=model, augment=args.augment, seed=args.seed,
                       checkpoint_dir=args.checkpoint_dir, resume=args.resume, save_every=args.save_every,

@@ -35,14 +35,18 @@ def source_hash() -> str:
 
 @functools.lru_cache(maxsize=1)
 def git_state() -> tuple[str | None, bool | None]:
-    """(commit, whether the package's files differ from it) in a git checkout; (None, None) without git."""
+    """(commit, whether the package's files differ from it) in a git checkout; (None, None) without git.
+
+    ``alexnet/stored_results/`` is left out of the comparison: a run writes its results there, and those are
+    data, not the code that made them.
+    """
     top = repo_root()
     if top is None:
         return None, None
     try:
         head = subprocess.run(["git", "-C", str(top), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=20)
-        status = subprocess.run(["git", "-C", str(top), "status", "--porcelain", "--", "alexnet"],
-                                capture_output=True, text=True, timeout=20)
+        status = subprocess.run(["git", "-C", str(top), "status", "--porcelain", "--", "alexnet",
+                                 ":(exclude)alexnet/stored_results"], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
         return None, None
     if head.returncode != 0:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -73,7 +74,20 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
     (:func:`alexnet.profiles.resolve_device`; an unknown or absent one is an AlexNetError before anything runs;
     default: the best available). Returns the summary also written to
     ``<results>/reproduce.json``: ``{"profile", "device", "jobs": {job: status and rates}, "scorecard": [...],
-    "seconds"}``."""
+    "seconds"}``.
+
+    A smoke run (whose numbers mean nothing) with neither ``out`` nor ``$ALEXNET_RESULTS`` writes its results to a
+    temporary folder of its own, removes it at the end and says so; pass ``out`` to keep them."""
+    if out is None and not os.environ.get("ALEXNET_RESULTS") and not reproduce_profile(profile_name).meaningful:
+        try:
+            with tempfile.TemporaryDirectory(prefix="alexnet-results-smoke-") as folder:
+                report = run_reproduce(profile_name, claims, out=folder, budget_s=budget_s, peak_tflops=peak_tflops,
+                                       progress=progress, device=device)
+        finally:
+            os.environ.pop("ALEXNET_RESULTS", None)  # out= set it to the folder that is gone now
+        print("smoke results are not kept (their numbers mean nothing): that folder is removed; "
+              "pass --out DIR to keep them")
+        return report
     from tqdm.auto import tqdm
 
     from .bench import device_peak_tflops

@@ -14,7 +14,7 @@ Two stores:
 - **yours**: where a reader's quick and full runs go, ``$ALEXNET_RESULTS``, else ``~/.cache/alexnet/results``.
 
 Smoke runs write to a folder of their own (``alexnet-results-smoke/``), so they never overwrite a real result
-with a meaningless one.
+with a meaningless one; ``reproduce --profile smoke`` without ``--out`` uses a temporary folder that it removes.
 :func:`load_results` returns both stores, yours under ``yours/<name>``, so the scorecard shows a reader's run
 beside the book's, each with its scale.
 """

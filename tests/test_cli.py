@@ -62,6 +62,21 @@ def test_train_then_evaluate_json(tmp_path):
                    "empty", "no last.pt")
 
 
+def test_train_refuses_a_directory_that_holds_a_run_unless_resume_or_overwrite(tmp_path):
+    ck = tmp_path / "ck"
+    assert run_cli("train", *SMALL, "--epochs", "1", "--checkpoint-dir", ck).returncode == 0
+    before = {p.name: p.read_bytes() for p in ck.iterdir()}
+    proc = run_cli("train", *SMALL, "--epochs", "1", "--checkpoint-dir", ck)
+    one_clear_line(proc, 2, str(ck), "already holds a run", "--resume", "another --checkpoint-dir", "--overwrite")
+    assert {p.name: p.read_bytes() for p in ck.iterdir()} == before  # no file touched, none added
+    one_clear_line(run_cli("train", *SMALL, "--epochs", "1", "--checkpoint-dir", ck, "--resume", "--overwrite"), 2,
+                   "--overwrite", "--resume")
+    assert {p.name: p.read_bytes() for p in ck.iterdir()} == before
+    proc = run_cli("train", *SMALL, "--epochs", "1", "--seed", "1", "--checkpoint-dir", ck, "--overwrite")
+    assert proc.returncode == 0, proc.stderr
+    assert (ck / "last.pt").read_bytes() != before["last.pt"]  # a new run in its place
+
+
 def test_checkpoint_errors(tmp_path):
     ck = tmp_path / "ck"
     assert run_cli("train", *SMALL, "--epochs", "1", "--checkpoint-dir", ck).returncode == 0

@@ -223,6 +223,8 @@ def test_an_ablation_with_per_image_data_is_compared_image_by_image():
     p = stats.paired(with_, without)
     assert (p.b, p.c) == (20, 30) and "paired on 1000 images" in row.statistic
     assert f"McNemar p = {p.p_value:.2g}" in row.statistic and row.verdict == stats.verdict(p.effect, p.se)
+    # the statistic and "ours" share the paper's sign: here pooling hurts (10 more right without it), so both are +
+    assert p.effect < 0 and row.ours.startswith("+1.0 ± ") and "Δ error +1.0 ± " in row.statistic
 
 
 def test_overfitting_rows_need_training_error_measured_like_validation():
@@ -246,16 +248,16 @@ def test_scorecard_ten_crop_is_paired_when_counts_are_stored_and_falls_back_to_t
     ten = scorecard.build_scorecard({"ten_crop": paired}, ["ten_crop"])[0]
     p = stats.Paired(10_000, 30, 10)
     assert ten.verdict == stats.verdict(p.effect, p.se) and "30 right only with it, 10 only without" in ten.statistic
+    assert ten.ours == f"−2.0 ± {100 * p.se:.1f} / −0.5"  # the paired s.e., beside the paper-signed Δ
+    assert f"Δ error {stats.describe(-p.effect, p.se)}" in ten.statistic
 
 
 def test_ratio_rows_use_every_threshold_and_the_bias_row_says_what_would_test_it():
-    relu_curve = [0.8, 0.6, 0.4, 0.2]
-    tanh_curve = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]
-    rec = {"data": {"curves": {"relu": relu_curve, "tanh": tanh_curve}}, "scale": {"profile": "quick", "epochs": 8}}
-    row = scorecard.build_scorecard({"fig1_relu_tanh": rec}, ["fig1"])[0]
-    # ReLU: 25% at epoch 3.75, tanh at 7.5 (interpolated); 2× at every threshold, so no spread to judge by
-    assert row.ours.startswith("2.0× at 25%") and "mean of 6 ratio(s) across thresholds" in row.statistic
-    assert row.verdict == stats.INCONCLUSIVE
+    from alexnet.experiments.claim_measures import _ratio_row
+
+    row = _ratio_row([2.0] * 6, "2.0× at 25%")  # 2× at every threshold, so no spread to judge by
+    assert row.ours == "2.0× at 25%" and "mean of 6 ratio(s) across thresholds" in row.statistic
+    assert row.verdict == stats.INCONCLUSIVE and "no spread to judge by" in row.statistic
     flat = [2.30, 2.303, 2.302]
     bias_rec = {"data": {"chance_loss": math.log(10), "arms": {
         "a": {"init": "paper", "bias_init": 1.0, "epoch_losses": flat, "diverged_at_step": None},

@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from alexnet.experiments import ablation_report, architecture, lrn, pooling  # noqa: E402
+from alexnet.experiments import architecture, lrn, pooling  # noqa: E402
 from alexnet.figures import architecture as architecture_figures  # noqa: E402
 from alexnet.figures import lrn as lrn_figures  # noqa: E402
 from alexnet.lrn import LocalResponseNorm  # noqa: E402
@@ -179,28 +179,14 @@ def test_lrn_and_pooling_reuse_through_the_one_rule_at_the_same_scale(tmp_path, 
                               val_set=small, save=False)
 
 
-def test_ablation_verdict_is_the_one_verdict_of_alexnet_stats():
-    from alexnet import paper, stats
-    from alexnet.experiments.ablation import AblationResult
-
-    arms = {"a": {"val_top1_error": 0.4}, "b": {"val_top1_error": 0.5}}
-    res = AblationResult("t", arms, "a", {"b": {"top1": 0.1, "top5": 0.05}}, {"val_images": 10000})
-    effect, se, n = ablation_report.top1_effect(res, "b")
-    assert n == 10000 and se == pytest.approx(stats.unpaired_difference_se(0.4, 0.5, 10000))
-    text = ablation_report.ablation_verdict(res, "b", paper.OVERLAP_BENEFIT)
-    assert stats.REPRODUCED in text and f"{paper.OVERLAP_BENEFIT['top1'] / se:.1f} standard errors" in text
-    close = AblationResult("t", arms, "a", {"b": {"top1": 0.001, "top5": 0.0}}, {"val_images": 100})
-    assert stats.WITHIN_NOISE in ablation_report.ablation_verdict(close, "b", paper.OVERLAP_BENEFIT)
-
-
 def test_no_lrn_arm_starts_larger():
     x = torch.randn(16, 3, 28, 28) * 60
     out = lrn.scale_at_init_with_and_without_lrn(x, torch.randint(0, 10, (16,)), 10)
     assert 2.0 < out["no_lrn"]["pool5_std"] / out["lrn"]["pool5_std"] < 3.5
 
 
-@pytest.mark.parametrize("module", ["lrn", "pooling", "towers", "multi_gpu", "colour", "ablation_report",
-                                    "architecture", "dataset", "results_figs"])
+@pytest.mark.parametrize("module", ["lrn", "pooling", "towers", "multi_gpu", "colour", "architecture",
+                                    "dataset", "results_figs"])
 def test_experiments_return_data_and_do_not_draw(module):
     import ast
     import importlib

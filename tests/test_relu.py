@@ -1,14 +1,13 @@
 """§3.1 and Figure 1: the nonlinearities, the four-layer net, epochs to 25%, and Figure 1 run, stored, reused and
 read (chapter 3.1, the scorecard)."""
 import json
-import math
 
 import pytest
 import torch
 
 from alexnet import get_profile, make_synthetic, paper, stats
 from alexnet.experiments import relu
-from alexnet.experiments.claim_measures import fig1_measure
+from alexnet.experiments.claim_measures import NOT_MEASURED, fig1_measure
 from alexnet.experiments.fig1_protocol import FIG1_SCALES, ratios, setup_for
 from alexnet.experiments.fig1_net import pooled_side
 from alexnet.experiments.relu import (FIG1_WIDTHS, NONLINEARITIES, FourLayerNet, figure1, four_layer_param_count)
@@ -161,6 +160,24 @@ def test_text_tables_show_best_rates_edges_ratios_and_verdicts():
     assert f"{paper.FIG1_RATIO:g}×" in relu.fig1_summary(r) and row["verdict"] in relu.fig1_summary(r)
 
 
+def test_scale_and_starting_grid_lines_list_every_profile_and_only_its_conventions():
+    lines = relu.scale_lines().splitlines()
+    assert [line.split()[0] for line in lines] == list(FIG1_SCALES)
+    for line, row in zip(lines, FIG1_SCALES.values()):
+        assert f"≤ {row['epochs']} epochs, batch {row['batch_size']}, {row['seeds']} seed(s)" in line
+        assert f"grids of {row['grid_size']} rates (+ ≤ {row['max_extensions']} extensions)" in line
+        assert line.endswith(f"{' and '.join(row['conventions'])} inputs")
+    for name, row in FIG1_SCALES.items():
+        grids = relu.starting_grid_lines(name).splitlines()
+        setup = setup_for(name)
+        assert len(grids) == 2 * len(row["conventions"])  # relu and tanh, per convention the profile runs
+        for act in ("relu", "tanh"):
+            for conv in row["conventions"]:
+                rates = ", ".join(f"{lr:g}" for lr in setup.grids[(act, conv)])
+                assert f"{name} starting grid, {act}, {conv} inputs: {rates}" in grids
+                assert len(setup.grids[(act, conv)]) == row["grid_size"]
+
+
 def test_the_scorecard_reads_the_protocols_ratio_interval_and_edges():
     r = _result([[0.6, 0.2], [0.6, 0.22]], [[0.8, 0.6, 0.4, 0.2], [0.8, 0.6, 0.3, 0.25]], relu_edge=True)
     row = r["conventions"]["raw"]["ratios"]["0.250"]
@@ -171,7 +188,7 @@ def test_the_scorecard_reads_the_protocols_ratio_interval_and_edges():
     m = fig1_measure({"data": never, "scale": never["scale"]})
     assert m.verdict == stats.INCONCLUSIVE and m.ours == "ReLU never reached 25% in 4 epochs"
     old = fig1_measure({"data": {"curves": {"relu": [0.6, 0.2], "tanh": [0.8, 0.6, 0.4, 0.2]}}, "scale": {}})
-    assert old.ours == "2.0× at 25%"  # a stored result from before the protocol still gives its row
+    assert old.ours == old.verdict == NOT_MEASURED  # the schema from before the protocol is no longer read
 
 
 def test_tanh_units_saturate_and_relu_units_do_not():

@@ -110,6 +110,21 @@ def test_a_bad_device_is_one_line_and_exit_2(device, message):
     assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_smoke_without_out_removes_its_own_results_folder_and_says_so(tmp_path, monkeypatch, capsys):
+    import os
+    import tempfile
+
+    from alexnet.reproduce import run_reproduce
+
+    monkeypatch.delenv("ALEXNET_RESULTS", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # tempfile.gettempdir() and TemporaryDirectory
+    report = run_reproduce("smoke", ["lrn"], budget_s=1e-9, progress=False)  # skips its job: seconds
+    assert report["jobs"]["lrn"]["status"] == "skipped: time budget"
+    out = capsys.readouterr().out
+    assert "smoke results are not kept" in out and "pass --out DIR to keep them" in out
+    assert list(tmp_path.iterdir()) == [] and "ALEXNET_RESULTS" not in os.environ
+
+
 def test_full_scale_is_all_images_and_three_seeds():
     p = reproduce_profile("full")
     assert p.train_limit is None and p.seeds >= 3 and FIG1_SCALES["full"]["seeds"] >= 3

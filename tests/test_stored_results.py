@@ -7,7 +7,7 @@ import pytest
 
 import alexnet
 from alexnet import provenance, results
-from alexnet.data import load_imageset, make_synthetic
+from alexnet.data import load_imageset
 from alexnet.experiments import scorecard
 from alexnet.profiles import get_profile
 from colab_data import write_cifar_batches, write_imagenette
@@ -102,6 +102,41 @@ def test_every_saved_result_records_its_provenance(tmp_path, monkeypatch):
     assert provenance.source_hash() in provenance.code_label(record)
 
 
+def test_git_state_counts_changed_code_as_dirty_but_not_changed_stored_results(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("no git")
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+
+    (tmp_path / "alexnet" / "stored_results").mkdir(parents=True)
+    (tmp_path / "alexnet" / "m.py").write_text("x = 1\n")
+    (tmp_path / "alexnet" / "stored_results" / "r.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "init")
+    monkeypatch.setattr(provenance, "repo_root", lambda: tmp_path)
+
+    def state():
+        provenance.git_state.cache_clear()
+        return provenance.git_state()
+
+    try:
+        commit, dirty = state()
+        assert len(commit) == 40 and dirty is False
+        (tmp_path / "alexnet" / "stored_results" / "r.json").write_text('{"a": 1}\n')  # a run wrote a result
+        (tmp_path / "alexnet" / "stored_results" / "new.json").write_text("{}\n")
+        assert state() == (commit, False)
+        (tmp_path / "alexnet" / "m.py").write_text("x = 2\n")  # the code changed
+        assert state() == (commit, True)
+    finally:
+        provenance.git_state.cache_clear()
+
+
 def test_the_committed_results_do_not_pretend_to_have_provenance():
     for path in results.STORED_RESULTS.glob("*.json"):
         record = json.loads(path.read_text())
@@ -112,9 +147,10 @@ def test_the_committed_results_do_not_pretend_to_have_provenance():
 def test_scorecard_names_the_code_of_each_row_flags_the_odd_one_and_shows_your_run_beside():
     def record(hash_, ratio, source="book"):
         prov = {"source_hash": hash_, "package_version": "0.1.0", "git_commit": None} if hash_ else None
-        tanh = [0.9] * (int(ratio) - 1) + [0.25]  # tanh reaches 25% after `ratio` epochs, ReLU after one
+        at_25 = {"ratio": ratio, "low": ratio, "high": ratio, "verdict": "inconclusive at this scale"}
         return {"profile": "quick", "scale": {"profile": "quick", "dataset": "cifar10", "epochs": 40},
-                "data": {"curves": {"relu": [0.25], "tanh": tanh}, "lr_drops": 1, "epochs": 9},
+                "data": {"conventions": {"raw": {"ratios": {"0.250": at_25}}}, "setup": {"seeds": 1},
+                         "lr_drops": 1, "epochs": 9},
                 "provenance": prov, "source": source}
 
     rows = scorecard.build_scorecard({"fig1_relu_tanh": record("aaa", 6.0), "learning_schedule": record("aaa", 1),
@@ -125,7 +161,7 @@ def test_scorecard_names_the_code_of_each_row_flags_the_odd_one_and_shows_your_r
         by.setdefault(r.result, []).append(r)
     book, yours = by["fig1_relu_tanh"][:2]
     assert book.source == "book" and yours.source == "yours" and yours.scale.startswith("your run: ")
-    assert book.ours.startswith("6.0×") and yours.ours.startswith("2.0×")
+    assert book.ours.startswith("6.00×") and yours.ours.startswith("2.00×")
     assert "source aaa" in book.code and "⚠" not in book.code
     assert "⚠ not the code of the other rows" in by["dropout_ablation"][0].code
     unknown = scorecard.build_scorecard({"bias_init": record(None, 1)})

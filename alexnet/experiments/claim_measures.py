@@ -21,7 +21,7 @@ from typing import Callable
 
 from .. import paper
 from ..model import ONE_GPU, upgrade_switches
-from ..stats import (INCONCLUSIVE, NOT_TESTABLE, Paired, binomial_se, describe, epochs_to_error, ratio_interval,
+from ..stats import (INCONCLUSIVE, NOT_TESTABLE, Paired, binomial_se, describe, ratio_interval,
                      ratio_verdict, seed_spread, unpaired_difference_se, verdict)
 from .ablation import compare_arms
 
@@ -73,10 +73,14 @@ def pct(x: float) -> str:
 
 
 def _test(effect: float, se: float, pair: Paired | None, n: int | None) -> str:
+    """The statistic behind a benefit's verdict. ``effect`` is the benefit (error without − error with; positive:
+    the component helps), the sign :func:`alexnet.stats.verdict` takes; it is printed as the error change
+    (−``effect``), the sign of the "ours" column and of the paper (negative: the component helps)."""
     if pair is not None:
-        return (f"paired on {n} images: {pair.b} right only with it, {pair.c} only without; "
-                + describe(effect, se, pair.p_value))
-    return f"unpaired s.e. of two rates on {n} images (this result has no per-image data): " + describe(effect, se)
+        return (f"paired on {n} images: {pair.b} right only with it, {pair.c} only without; Δ error "
+                + describe(-effect, se, pair.p_value))
+    return (f"unpaired s.e. of two rates on {n} images (this result has no per-image data): Δ error "
+            + describe(-effect, se))
 
 
 # ------------------------------------------------------------------------------------------- measures
@@ -142,12 +146,13 @@ def ten_crop_measure(record: dict) -> Measured:
     if not (isinstance(c, dict) and isinstance(t, dict) and "top1" in c and "top1" in t):
         return Measured(NOT_MEASURED, NOT_MEASURED)
     n = record.get("scale", {}).get("val_images") or data.get("n")
-    ours = f"{pct(t['top1'] - c['top1'])} / {pct(t['top5'] - c['top5'])}"
     if "fixed_by_ten_crop" in data:
         p = Paired(n, data["fixed_by_ten_crop"], data["broken_by_ten_crop"])
-        return Measured(ours, verdict(p.effect, p.se), _test(p.effect, p.se, p, n))
-    effect, se = c["top1"] - t["top1"], unpaired_difference_se(c["top1"], t["top1"], n)
-    return Measured(ours, verdict(effect, se), _test(effect, se, None, n))
+        effect, se = p.effect, p.se
+    else:
+        p, (effect, se) = None, (c["top1"] - t["top1"], unpaired_difference_se(c["top1"], t["top1"], n))
+    ours = f"{pct(t['top1'] - c['top1'])} ± {100 * se:.1f} / {pct(t['top5'] - c['top5'])}"
+    return Measured(ours, verdict(effect, se), _test(effect, se, p, n))
 
 
 def headline_measure(record: dict) -> Measured:
@@ -172,10 +177,8 @@ def fig1_measure(record: dict) -> Measured:
     """Figure 1 from :func:`alexnet.experiments.relu.figure1`'s result: the ratio at 25% with its interval over
     seeds and its verdict, the ratios at the other thresholds, and whether a best rate sat on its grid's edge."""
     data, thr = record["data"], paper.FIG1_THRESHOLD
-    if "conventions" not in data:  # a result from before the protocol: ratios of single curves
-        return _fig1_single_curves(data, record.get("scale", {}))
     conv = data.get("main_convention", "raw")
-    rows = data["conventions"].get(conv, {}).get("ratios")
+    rows = data.get("conventions", {}).get(conv, {}).get("ratios")
     if not rows:
         return Measured(NOT_MEASURED, NOT_MEASURED)
     at = rows.get(f"{thr:.3f}", {})
@@ -192,20 +195,6 @@ def fig1_measure(record: dict) -> Measured:
     else:
         ours = f"ReLU never reached {thr:.0%} in {data['setup']['epochs']} epochs"
     return Measured(ours, INCONCLUSIVE, stat)
-
-
-def _fig1_single_curves(data: dict, scale: dict) -> Measured:
-    curves = data.get("curves") or {}
-    if not curves.get("relu") or not curves.get("tanh"):
-        return Measured(NOT_MEASURED, NOT_MEASURED)
-    reach = {t: (epochs_to_error(curves["relu"], t), epochs_to_error(curves["tanh"], t))
-             for t in (0.7, 0.6, 0.5, 0.4, 0.3, paper.FIG1_THRESHOLD)}
-    ratios = [h / r for r, h in reach.values() if r and h]
-    relu, tanh = reach[paper.FIG1_THRESHOLD]
-    head = (f"{tanh / relu:.1f}× at {paper.FIG1_THRESHOLD:.0%}" if relu and tanh else
-            f"tanh never reached {paper.FIG1_THRESHOLD:.0%} in {scale.get('epochs')} ep" if relu else
-            f"ReLU never reached {paper.FIG1_THRESHOLD:.0%}")
-    return _ratio_row(ratios, head)
 
 
 def dropout_convergence_measure(record: dict) -> Measured:

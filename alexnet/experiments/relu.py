@@ -115,6 +115,24 @@ def grid_lines(result: dict) -> str:
     return "\n".join(lines)
 
 
+def scale_lines() -> str:
+    """Figure 1's scale in each profile (:data:`~alexnet.experiments.fig1_protocol.FIG1_SCALES`), one line a
+    profile: at most how many epochs, the batch size, the seeds, the size of each starting grid of learning rates
+    and how many extensions it may get, and the input conventions."""
+    return "\n".join(f"{name:<6} ≤ {row['epochs']} epochs, batch {row['batch_size']}, {row['seeds']} seed(s), grids "
+                     f"of {row['grid_size']} rates (+ ≤ {row['max_extensions']} extensions), "
+                     f"{' and '.join(row['conventions'])} inputs" for name, row in FIG1_SCALES.items())
+
+
+def starting_grid_lines(profile_name: str) -> str:
+    """The starting learning-rate grid of each nonlinearity and input convention that the profile runs
+    (:func:`~alexnet.experiments.fig1_protocol.setup_for`), one line each; an unknown profile name gets quick's
+    grids, as :func:`setup_for` does."""
+    setup = setup_for(profile_name)
+    return "\n".join(f"{profile_name} starting grid, {act}, {conv} inputs: {', '.join(f'{lr:g}' for lr in grid)}"
+                     for (act, conv), grid in setup.grids.items() if conv in setup.conventions)
+
+
 def threshold_lines(result: dict) -> str:
     """The ratio tanh / ReLU at every threshold of the protocol (each net at its best rate), with its interval
     (± 2 s.e. over seeds) and its verdict (:func:`alexnet.stats.ratio_verdict`)."""

@@ -29,7 +29,6 @@ from ..profiles import Profile, experiment_epochs, get_profile
 from ..scratch import scratch_checkpoint_dir
 from ..train import TrainConfig, TrainResult, train
 from .ablation import AblationResult, base_config, reuse_or_run
-from .ablation_report import ablation_verdict, ablation_vs_paper
 
 ABLATION_ARMS = {"two_towers": {}, "one_tower": {"model": dict(ONE_GPU)}}  # GPU 1 + GPU 2 against one GPU
 CIFAR_INPUT = 28  # the scaled net's training crop
@@ -228,13 +227,6 @@ def towers_ablation(profile: Profile | None = None, base: dict | None = None,
     result = reuse_or_run("towers_ablation", arms, profile, base=base, needs=folder / "last.pt",
                           baseline="two_towers")
     return result, folder / "last.pt"
-
-
-def ablation_comparison(result: AblationResult) -> str:
-    """Ours against the paper (§3.2): how much worse one tower with half the kernels is than two towers, with
-    the standard error of our difference and the verdict of :func:`alexnet.stats.verdict`."""
-    return (ablation_vs_paper(result, "one_tower", paper.TOWERS_BENEFIT) + "\n"
-            + ablation_verdict(result, "one_tower", paper.TOWERS_BENEFIT))
 
 
 # ------------------------------------------------------------------------------------------ who holds what
