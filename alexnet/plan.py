@@ -51,8 +51,10 @@ def fig1_macs() -> int:
 
 
 def job_work(job: str, profile_name: str) -> dict:
-    """``{"train_images", "eval_images", "flops"}`` for one job at a profile's scale (Figure 1: the most it can
-    train, every rate of its grid and extensions for the whole epoch budget; it usually stops earlier)."""
+    """``{"train_images", "eval_images", "flops", "steps"}`` for one job at a profile's scale (Figure 1: the most it
+    can train, every rate of its grid and extensions for the whole epoch budget; it usually stops earlier).
+    ``steps`` counts one optimizer step per model; an ablation also has ``batched_steps``, the steps when each
+    arm's seeds train at once (what :func:`alexnet.experiments.ablation.run_ablation` does on CUDA)."""
     from .profiles import REPRODUCE_SCALES, experiment_epochs, reproduce_profile
 
     p = reproduce_profile(profile_name)
@@ -76,7 +78,10 @@ def job_work(job: str, profile_name: str) -> dict:
             train, evals, flops = train + t, evals + e, flops + 6 * macs * t + 2 * macs * e
         if job == "augmentation":  # the ten-crop measurement of the paper arm: 1 + 10 crops of the test set
             evals, flops = evals + 11 * v, flops + 2 * _macs() * 11 * v
-        return {"train_images": train, "eval_images": evals, "flops": flops, "steps": train // p.batch_size}
+        steps = train // p.batch_size
+        # on CUDA an arm's seeds train at once (alexnet.train_together): one batched step moves all of them
+        return {"train_images": train, "eval_images": evals, "flops": flops, "steps": steps,
+                "batched_steps": steps // p.seeds}
     if job == "bias":
         train = 6 * max(1, min(6, p.ablation_epochs)) * n
         return {"train_images": train, "eval_images": 0, "flops": 6 * _macs() * train, "steps": train // p.batch_size}
@@ -93,7 +98,8 @@ def job_work(job: str, profile_name: str) -> dict:
 def project(profile_name: str = "full", gpu: str = "H100", mfu: float | None = None, jobs=None,
             step_s: float | None = None) -> dict:
     """Projected seconds per job on ``gpu``: counted FLOPs over peak × ``mfu`` (default :data:`ASSUMED_MFU`), plus
-    ``step_s`` per optimizer step (default :data:`ASSUMED_STEP_S`). Returns ``{"gpu", "peak_tflops", "mfu",
+    ``step_s`` per optimizer step (default :data:`ASSUMED_STEP_S`; an ablation pays it per batched step, its seeds
+    together, as ``reproduce`` runs on CUDA). Returns ``{"gpu", "peak_tflops", "mfu",
     "step_s", "jobs": {job: work + seconds}, "flops", "seconds"}``."""
     from .bench import peak_for_name
     from .reproduce_jobs import JOBS
@@ -108,7 +114,8 @@ def project(profile_name: str = "full", gpu: str = "H100", mfu: float | None = N
     for j in JOBS:
         if jobs is None or j.name in jobs:
             w = job_work(j.name, profile_name)
-            out[j.name] = {**w, "seconds": w["flops"] / rate + w["steps"] * step_s}
+            # the fixed cost is paid per launch sequence: once per batched step where the seeds train together
+            out[j.name] = {**w, "seconds": w["flops"] / rate + w.get("batched_steps", w["steps"]) * step_s}
     return {"gpu": gpu, "peak_tflops": peak, "mfu": mfu, "step_s": step_s, "profile": profile_name, "jobs": out,
             "flops": sum(w["flops"] for w in out.values()), "seconds": sum(w["seconds"] for w in out.values())}
 
@@ -122,10 +129,13 @@ def format_projection(profile_name: str = "full", gpus=("H100", "T4"), mfu: floa
              "assumed throughput: " + "; ".join(f"{r['gpu']} {r['peak_tflops']:g} TFLOP/s peak × MFU {r['mfu']:.0%} "
                                                 f"+ {1000 * r['step_s']:g} ms per step" for r in runs), head]
     for name, w in runs[0]["jobs"].items():
-        lines.append(f"{name:<14}{w['train_images']:>14,}{w['eval_images']:>12,}{w['steps']:>10,}{w['flops'] / 1e15:>9.1f}"
+        lines.append(f"{name:<14}{w['train_images']:>14,}{w['eval_images']:>12,}{w.get('batched_steps', w['steps']):>10,}"
+                     f"{w['flops'] / 1e15:>9.1f}"
                      + "".join(f"{r['jobs'][name]['seconds'] / 60:>11.1f}" for r in runs))
     lines.append(f"{'total':<14}{'':>36}{runs[0]['flops'] / 1e15:>9.1f}"
                  + "".join(f"{r['seconds'] / 60:>11.1f}" for r in runs))
+    lines.append("(steps: optimizer steps launched; an ablation's seeds share each step on CUDA, Figure 1's whole "
+                 "group of rates × seeds shares it)")
     lines.append("(Figure 1 is its upper bound: every rate for the whole epoch budget; it stops once its winner is known)")
     return "\n".join(lines)
 
@@ -204,7 +214,7 @@ def format_measured_projection(profile_name: str, path) -> str:
     cols = []
     single = [r for k, r in ok.items() if k.startswith(("eager_", "compile", "graphed"))]
     seeds = next((ok[k] for k in (f"batched_k{p['seeds']}", f"batched_plain_k{p['seeds']}") if k in ok), None)
-    for title, row, per_model in (("train.train today", ok.get("trainer"), False),
+    for title, row, per_model in (("one net at a time", ok.get("trainer"), False),
                                   ("eager, no host reads", ok.get("eager_amp_cl"), False),
                                   ("fastest single net", min(single, key=lambda r: r["step_ms"], default=None), False),
                                   (f"seeds batched K={p['seeds']}", seeds, True)):

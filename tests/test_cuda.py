@@ -1,7 +1,7 @@
 """The CUDA code paths (marked ``cuda``: they skip without a GPU), each next to a CPU test of the same code.
 
 Device-resident and pinned placement of the uint8 cache, bf16 autocast, channels_last, the out-of-memory message,
-model parallelism on one device, and the batched Figure 1 trainer.
+model parallelism on one device, the batched Figure 1 trainer, and the paper net's seeds trained at once (vmap).
 """
 import copy
 
@@ -126,3 +126,36 @@ def test_batched_trainer_on_cuda_matches_each_model_alone():
         fast.step(x, y)
     stats = fast.epoch_stats()
     assert all(stats["alive"]) and all(0 <= e <= 1 for e in stats["train_top1_error"])
+
+
+@pytest.mark.cuda
+@cuda
+def test_the_paper_net_batched_on_cuda_matches_each_model_alone_and_trains():
+    # LRN's closed-form Function and groups=2 under vmap, in fp32 and under bf16 autocast (dropout off: exact)
+    from alexnet.model import build_model
+
+    nets = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        nets.append(build_model("alexnet-cifar", 10, dropout=0.0).cuda())
+    x = torch.randn(3, 16, 3, 28, 28, device="cuda")
+    y = torch.randint(0, 10, (3, 16), device="cuda")
+    alone = torch.stack([F.cross_entropy(m(x[k]), y[k]) for k, m in enumerate(nets)])
+    exact = BatchedTrainer([copy.deepcopy(m) for m in nets], [0.01] * 3, device="cuda", amp=False, mode="vmap")
+    torch.testing.assert_close(exact.losses(x, y)[0], alone, rtol=1e-3, atol=1e-4)
+    fast = BatchedTrainer(nets, [0.01] * 3, device="cuda")
+    torch.testing.assert_close(fast.losses(x, y)[0], alone, rtol=3e-2, atol=3e-2)
+
+
+@pytest.mark.cuda
+@cuda
+def test_seeds_together_on_cuda_learn():
+    from alexnet.train_together import train_together
+
+    cfg = TrainConfig(dataset="synthetic", epochs=3, batch_size=32, train_limit=256, val_limit=64, lr=0.02,
+                      device="cuda")
+    outs = train_together(cfg, [0, 1, 2])
+    for o in outs:
+        h = o.history
+        assert h[-1]["train_loss"] < h[0]["train_loss"] and h[-1]["val_top1_error"] < 0.8
+        assert next(o.model.parameters()).device.type == "cuda"

@@ -138,7 +138,9 @@ def test_projection_is_counted_flops_over_peak_times_mfu():
     assert work["train_images"] == models * f["epochs"] * (50_000 // 128) * 128
     assert work["flops"] == 6 * fig1_macs() * work["train_images"]
     proj = project("full", "H100")
-    steps = sum(job_work(j.name, "full")["steps"] for j in JOBS)
+    steps = sum(job_work(j.name, "full").get("batched_steps", job_work(j.name, "full")["steps"]) for j in JOBS)
+    lrn = job_work("lrn", "full")  # an ablation's seeds share each step on CUDA
+    assert lrn["batched_steps"] * reproduce_profile("full").seeds == lrn["steps"]
     assert proj["seconds"] == pytest.approx(proj["flops"] / (989e12 * ASSUMED_MFU["H100"]) + steps * proj["step_s"])
     assert work["steps"] == 2 * 2 * (1 + f["max_extensions"]) * f["epochs"] * (50_000 // 128)
     assert proj["flops"] == sum(job_work(j.name, "full")["flops"] for j in JOBS)
