@@ -148,7 +148,7 @@ class _LRNFunction(torch.autograd.Function):
             coupling.div_(d).nan_to_num_(0.0)  # g_j b_j / d_j; the NaN of an inf input's b stays in its window
             grad = _window_sum(coupling, half, -2 * alpha * beta)  # −2αβ Σ_window g_j b_j / d_j
             grad.mul_(x)
-            grad.add_(g * r)  # + g_i d_i^{-β} (add_, not addcmul_: vmap has a batching rule for it)
+            grad = torch.addcmul(grad, g, r)  # + g_i d_i^{-β} (out of place: vmap has a batching rule for it)
         return grad.to(dtype), None, None, None, None
 
 

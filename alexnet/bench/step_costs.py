@@ -20,7 +20,9 @@ clock reads the device before and after the timed steps (:func:`alexnet.bench.ti
   compilation included. Not run on a CPU (compiling there takes minutes) unless asked;
 - ``batched_k3``, ``batched_k8``: :class:`alexnet.batched.BatchedTrainer`, K nets at once each on its own batch
   (``per_model_step_ms`` = step / K); ``batched_plain_k…`` the same net without LRN and dropout (what vmap can run
-  if the full net cannot); ``fig1_k15``: Figure 1's four-layer net, a whole group of 5 rates × 3 seeds.
+  if the full net cannot); ``fig1_k15``: Figure 1's four-layer net, a whole group of 5 rates × 3 seeds;
+  ``fig1_k60`` (CUDA only, last): four such groups in one step, the per-net cost that merging Figure 1's
+  nonlinearities and input conventions into one batched group would buy (not built: measure first).
 
 Each variant runs in its own ``try``: a failure is a row with its ``error`` text, and the rest go on. A time guard
 (``budget_s``) skips a variant that would not fit the time left (``skipped``). Every row is also logged as a
@@ -308,6 +310,9 @@ def run_step_costs(device=None, *, batch_size: int = paper.BATCH_SIZE, steps: in
                                                             compile_mode=cmode))
     for k in ks[1:]:
         batched_rows(k)
+    if cuda:  # would one step for every group of Figure 1's full protocol pay? (measured last: informative only)
+        measure("fig1_k60", "Figure 1's four-layer net, batched K=60 (all four groups of the full protocol)",
+                lambda: batched(60, FourLayerNet, augment=False), k=60, flops_per_image=6 * fig1_macs)
     if mode.get("batched"):
         notes.append(f"batched trainer mode here: {mode['batched']} (vmap on CUDA, one net after another elsewhere)")
     return {**meta, "notes": notes, "rows": rows, "seconds": time.perf_counter() - started}
