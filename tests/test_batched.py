@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from alexnet.batched import BatchedTrainer
 from alexnet.errors import AlexNetError
 from alexnet.experiments.relu import FourLayerNet
+from alexnet.model import build_model
 from alexnet.optim import PaperSGD, param_groups
 
 
@@ -26,11 +27,32 @@ def _batches(k, steps, b=8, seed=0):
     return xs, ys
 
 
+def _paper_nets(k):
+    # the paper's scaled net: LRN (its closed-form autograd Function), groups=2; dropout 0 so the comparison is
+    # exact, and float64: in float32 a last-bit difference between the batched and the single GEMMs can flip which
+    # of two nearly equal inputs a max-pool picks, and so route a gradient elsewhere (both are right)
+    out = []
+    for seed in range(k):
+        torch.manual_seed(seed)
+        out.append(build_model("alexnet-cifar", 10, dropout=0.0).double())
+    return out
+
+
+NETS = {  # name → (k nets, input dtype, input scale, gradient rtol, atol)
+    "four-layer": (lambda k: _models(k), torch.float32, 50.0, 1e-4, 1e-6),
+    "paper net": (_paper_nets, torch.float64, 1.0, 1e-7, 1e-10),
+}
+
+
+@pytest.mark.parametrize("net", list(NETS))
 @pytest.mark.parametrize("mode", ["vmap", "loop"])
-def test_losses_and_gradients_equal_each_model_alone(mode):
-    models = _models(3)
-    trainer = BatchedTrainer(_models(3), [0.01, 0.02, 0.04], device="cpu", mode=mode)
-    (x,), (y,) = _batches(3, 1)
+def test_losses_and_gradients_equal_each_model_alone(mode, net):
+    make, dtype, scale, rtol, atol = NETS[net]
+    models = make(3)
+    trainer = BatchedTrainer(make(3), [0.01, 0.02, 0.04], device="cpu", mode=mode)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 8, 3, 28, 28, generator=g, dtype=dtype) * scale
+    y = torch.randint(0, 10, (3, 8), generator=g)
     loss, _ = trainer.losses(x, y)
     loss.sum().backward()
     for k, m in enumerate(models):
@@ -38,7 +60,7 @@ def test_losses_and_gradients_equal_each_model_alone(mode):
         alone.backward()
         assert loss[k].item() == pytest.approx(alone.item(), rel=1e-5)
         for name, p in m.named_parameters():
-            torch.testing.assert_close(trainer.params[name].grad[k], p.grad, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(trainer.params[name].grad[k], p.grad, rtol=rtol, atol=atol, msg=name)
 
 
 @pytest.mark.parametrize("wd,mode", [(0.0, "vmap"), (5e-4, "vmap"), (5e-4, "loop")])
