@@ -119,8 +119,9 @@ class _LRNFunction(torch.autograd.Function):
         with _autocast_off(a.device):
             x = a.float() if a.dtype == torch.float16 else a
             top = torch.finfo(x.dtype).max
-            sq = torch.clamp(x * x, max=top)  # an overflowed a² (inf) kept finite: the band's zeros must not meet it
+            sq = torch.mul(x, x).clamp_(max=top)  # an overflowed a² (inf) kept finite: the band's zeros must not meet it
             d = _window_sum(sq, half, alpha, k)  # d_i = k + α Σ_window a_j²
+            del sq  # (on a CPU every fresh activation-sized buffer costs page faults: in place, and freed early)
             if alpha > 0:  # ... and such a window's sum is inf again (torch.where, not masked_fill_: compilable)
                 d = torch.where(d >= alpha * top * (1 - 4 * torch.finfo(x.dtype).eps), float("inf"), d)
             r = torch.pow(d, -beta)  # d_i^{-β}
@@ -142,11 +143,11 @@ class _LRNFunction(torch.autograd.Function):
         half, alpha, beta, dtype = ctx.consts
         with _autocast_off(g.device):
             x = a.float() if a.dtype == torch.float16 else a
-            b = x * r
             g = g.to(x.dtype)
-            coupling = g * b
+            coupling = torch.mul(x, r).mul_(g)  # g_j b_j, with b = a·r recomputed into the same buffer
             coupling.div_(d).nan_to_num_(0.0)  # g_j b_j / d_j; the NaN of an inf input's b stays in its window
             grad = _window_sum(coupling, half, -2 * alpha * beta)  # −2αβ Σ_window g_j b_j / d_j
+            del coupling
             grad.mul_(x)
             grad = torch.addcmul(grad, g, r)  # + g_i d_i^{-β} (out of place: vmap has a batching rule for it)
         return grad.to(dtype), None, None, None, None

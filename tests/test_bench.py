@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from alexnet import AlexNetError, TrainConfig, train
+from alexnet import bench
 from alexnet.bench import PEAK_TFLOPS, format_report, mfu, peak_for_name
 from alexnet.cli import main as cli_main
 from alexnet.device_data import DeviceImageCache, autocast_dtype, place_images, plan_placement
@@ -122,10 +123,12 @@ def test_cli_bench_runs_on_cpu_and_prints_every_number(capsys):
     assert 0.70e9 < result["macs_per_image"] < 0.74e9  # §3.5: about 0.72 GMAC per image
     assert result["lrn"]["shape"] == [2, 96, 55, 55] and result["lrn"]["speedup"] > 0
     assert result["input_ours"]["placement"] == "host"
-    assert [r["variant"] for r in result["variants"]] == ["fp32", "+ channels_last"]
+    assert [r["variant"] for r in result["variants"]] == ["fp32", "+ channels_last", bench.NO_LRN]
+    assert result["train_ours_no_lrn"]["img_s"] > 0
+    assert result["ratio_no_lrn"] == pytest.approx(result["train_ours_no_lrn"]["img_s"] / result["b_img_s"])
     report = format_report(result)
     for text in ("(a) ours", "(b) torchvision", "ratio (a)/(b)", "n/a (pass --peak-tflops)", "input pipeline alone",
-                 "model step alone", "LRN forward+backward"):
+                 "model step alone", "LRN forward+backward", "(a) without its two LRN layers", "; without LRN"):
         assert text in report
     result["input_ours_streamed"] = {"img_s": 123.0}  # measured on GPUs only: the streaming placement
     assert "streamed from pinned host memory" in format_report(result)
@@ -150,10 +153,11 @@ def test_a_failing_torch_compile_is_reported_not_fatal(monkeypatch):
 
     monkeypatch.setattr(torch, "compile", broken)
     rows = bench.time_model_variants("cpu", 1, 1, warmup=0, compile=True)
-    assert [r["variant"] for r in rows] == ["fp32", "+ channels_last", "+ torch.compile"]
-    assert rows[-1]["img_s"] is None and "no compiler here" in rows[-1]["error"]
+    assert [r["variant"] for r in rows] == ["fp32", "+ channels_last", "+ torch.compile", bench.NO_LRN]
+    assert rows[2]["img_s"] is None and "no compiler here" in rows[2]["error"]
     assert rows[1]["trainer"] and rows[1]["img_s"] > 0  # the trainer's CPU default: channels_last
-    assert [r["trainer"] for r in rows] == [False, True, False]
+    assert [r["trainer"] for r in rows] == [False, True, False, False]
+    assert rows[3]["img_s"] > 0
 
 
 def test_targets_and_the_figure(tmp_path):
@@ -171,10 +175,11 @@ def test_targets_and_the_figure(tmp_path):
                       {"variant": "+ channels_last", "img_s": 6000.0, "trainer": True},
                       {"variant": "+ torch.compile", "img_s": None, "error": "x", "trainer": False}]}
     verdicts = [t["met"] for t in bench.targets(r)]
-    assert verdicts == [True, True, False]
+    assert verdicts == [True, True, False, None]  # the CPU's (a) ≥ (b) does not apply on a GPU
     assert "NOT met" in bench.format_targets(r)
-    cpu = {**r, "device": "cpu", "device_name": "CPU", "mfu_a": None}
-    assert [t["met"] for t in bench.targets(cpu)] == [True, None, None]
+    cpu = {**r, "device": "cpu", "device_name": "CPU", "mfu_a": None, "ratio": 0.8, "ratio_no_lrn": 1.05}
+    assert [t["met"] for t in bench.targets(cpu)] == [True, None, None, False, True]
+    assert "0.80×" in bench.format_targets(cpu) and "1.05×" in bench.format_targets(cpu)
     from alexnet.figures.bench import plot_benchmark
 
     fig = plot_benchmark(r)

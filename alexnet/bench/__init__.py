@@ -15,7 +15,9 @@ One run measures, at the same batch size, crop size (227) and device:
 and, so that the bottleneck is visible, each half alone: the two input pipelines without a model, and the two
 model steps on synthetic tensors already on the device (plus the step with each of our switches added one at a
 time: cuDNN autotuning, mixed precision, channels_last, and the opt-in ``torch.compile``). It also times our
-LRN layer against ``torch.nn.LocalResponseNorm`` at conv1's shape (forward + backward).
+LRN layer against ``torch.nn.LocalResponseNorm`` at conv1's shape (forward + backward), and (a)'s loop and model
+step once more on the net without its two LRN layers (:data:`NO_LRN`): torchvision's AlexNet has none, so that
+row compares the two loops on the same kinds of layers.
 
 Model FLOPs utilisation, MFU = img/s × 3 × 2 × MACs per image ÷ peak, is :func:`alexnet.bench.utilisation.mfu`
 (its formula and sources there), over the device's dense bf16/fp16 tensor peak (:data:`PEAK_TFLOPS`, or
@@ -36,10 +38,10 @@ from .utilisation import PEAK_TFLOPS, device_name, device_peak_tflops, macs_per_
 from .report import format_report, format_targets, targets
 from .run import default_sizes, main, run_benchmark
 from .step_costs import run_step_costs
-from .steps import time_model_variants, time_torchvision_step
+from .steps import NO_LRN, time_model_variants, time_torchvision_step
 from .timing import CROP, STORED, time_lrn
 
-__all__ = ["BenchPhotos", "CROP", "PEAK_TFLOPS", "STORED", "default_sizes", "device_name", "device_peak_tflops",
+__all__ = ["BenchPhotos", "CROP", "NO_LRN", "PEAK_TFLOPS", "STORED", "default_sizes", "device_name", "device_peak_tflops",
            "format_report", "format_targets", "macs_per_image", "main", "mfu", "peak_for_name", "run_benchmark",
            "run_step_costs", "targets", "time_input_ours", "time_input_torchvision", "time_lrn", "time_model_variants",
            "time_torchvision_step", "time_train_ours", "time_train_torchvision", "torchvision_loader"]

@@ -14,10 +14,11 @@ from .timing import _cudnn_benchmark, _rate
 
 
 def time_train_ours(photos: BenchPhotos, device, batch_size: int, steps: int, warmup: bool = True,
-                    max_images: int = 4096) -> dict:
+                    max_images: int = 4096, model: dict | None = None) -> dict:
     """(a): :func:`alexnet.train.train` itself, for two epochs of ``steps`` batches drawn from the photos' cache;
     the first epoch warms up (cuDNN autotuning, allocator), the second is timed (the trainer's own clock).
-    With ``warmup=False``, one epoch, timed."""
+    With ``warmup=False``, one epoch, timed. ``model`` holds :class:`alexnet.AlexNet` switches (``TrainConfig.model``),
+    e.g. ``{"lrn": False}`` for the same loop with torchvision's kinds of layers."""
     from ..data import ImageSet
     from ..train import TrainConfig, train
 
@@ -33,7 +34,7 @@ def time_train_ours(photos: BenchPhotos, device, batch_size: int, steps: int, wa
     # train() leaves the global torch state (deterministic algorithms, cuDNN autotuning) as it found it
     with contextlib.redirect_stdout(sys.stderr):  # the trainer's placement line goes to stderr, not the report
         result = train(TrainConfig(dataset="imagenet", epochs=2 if warmup else 1, batch_size=batch_size,
-                                   arch="alexnet", device=str(device), seed=0),
+                                   arch="alexnet", device=str(device), seed=0, model=dict(model or {})),
                        train_set=train_set, val_set=val_set, progress=False)
     seconds = result.history[-1]["seconds"]
     return {"img_s": n / seconds, "steps": steps, "seconds": seconds}

@@ -91,6 +91,8 @@ def run_benchmark(device=None, batch_size: int | None = None, steps: int | None 
         steps_a = max(1, min(steps, int(budget_s * step_rate / batch_size)))
         stage("train_ours", "(a) ours: the trainer with the uint8 cache",
               lambda: time_train_ours(photos, device, batch_size, steps_a, warmup=warmup > 0))
+        stage("train_ours_no_lrn", "(a) without LRN: the trainer on the net without its LRN layers",
+              lambda: time_train_ours(photos, device, batch_size, steps_a, warmup=warmup > 0, model={"lrn": False}))
         stage("train_torchvision", "(b) torchvision AlexNet + DataLoader",
               lambda: time_train_torchvision(photos, device, batch_size, steps, warmup, budget_s))
     finally:
@@ -101,6 +103,7 @@ def run_benchmark(device=None, batch_size: int | None = None, steps: int | None 
     out["a_img_s"] = out["train_ours"]["img_s"]
     out["b_img_s"] = out["train_torchvision"]["img_s"]
     out["ratio"] = out["a_img_s"] / out["b_img_s"]
+    out["ratio_no_lrn"] = out["train_ours_no_lrn"]["img_s"] / out["b_img_s"]
     out["mfu_a"] = mfu(out["a_img_s"], macs, peak)
     out["mfu_b"] = mfu(out["b_img_s"], tv_macs, peak)
     out["mfu_step_ours"] = mfu(trainer_step["img_s"], macs, peak)

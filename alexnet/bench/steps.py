@@ -13,6 +13,9 @@ from .. import paper
 from .timing import CROP, _cudnn_benchmark, _rate
 
 
+NO_LRN = "the trainer's settings, without LRN (§3.3)"
+
+
 def _make_step(model, optimizer, x, y, device, amp_dtype, channels_last, scaler=None, batch=None):
     """``step(i)``: one training step on the fixed ``x``, ``y``, or on ``batch(i)``'s ``(x, y)`` when given."""
     if channels_last and x is not None:
@@ -44,7 +47,8 @@ def time_model_variants(device, batch_size: int, steps: int, *, warmup: int = 2,
     """Our model step alone (paper AlexNet, PaperSGD) on one synthetic batch already on the device, adding the
     switches one at a time: cuDNN autotuning, mixed precision, channels_last, then torch.compile (on CUDA by default,
     elsewhere only when ``compile`` is True: compiling on a CPU takes minutes). The row marked ``trainer`` is the
-    configuration :func:`alexnet.train.train` uses on this device."""
+    configuration :func:`alexnet.train.train` uses on this device. A last row (:data:`NO_LRN`) runs the trainer's
+    configuration on the net without its two LRN layers: the same kinds of layers as torchvision's AlexNet."""
     from ..device_data import autocast_dtype
     from ..model import alexnet
     from ..optim import PaperSGD
@@ -87,6 +91,17 @@ def time_model_variants(device, batch_size: int, steps: int, *, warmup: int = 2,
         rows.append({"variant": name, **result, "trainer": i == trainer_row,
                      "wall_seconds": time.perf_counter() - t0})
         log(f"  model step, {name}: {result['img_s']:.1f} img/s")
+    # the trainer's settings on the paper's net without its two LRN layers: torchvision's kinds of layers
+    opts = ladder[trainer_row][1]
+    torch.manual_seed(0)
+    plain = alexnet(lrn=False).to(device).to(memory_format=torch.channels_last if opts["cl"] else torch.contiguous_format)
+    scaler = torch.amp.GradScaler("cuda") if (cuda and opts["amp"] == torch.float16) else None
+    t0 = time.perf_counter()
+    with _cudnn_benchmark(opts["benchmark"]):
+        step = _make_step(plain, PaperSGD(plain.parameters(), lr=1e-3), x, y, device, opts["amp"], opts["cl"], scaler)
+        result = _rate(step, device, steps, warmup, budget_s)
+    rows.append({"variant": NO_LRN, **result, "trainer": False, "wall_seconds": time.perf_counter() - t0})
+    log(f"  model step, {NO_LRN}: {result['img_s']:.1f} img/s")
     return rows
 
 
