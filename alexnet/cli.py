@@ -42,6 +42,28 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    """A fraction in (0, 1], such as a model FLOPs utilisation."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], such as 0.3 for 30%, got {text}")
+    return value
+
+
+def _dropout_rate(text: str) -> float:
+    """A dropout probability in [0, 1), as the model accepts it (0: no dropout)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1) (0: no dropout), got {text}")
+    return value
+
+
 def _claim_ids() -> list[str]:
     from .paper import CLAIMS
 
@@ -50,6 +72,7 @@ def _claim_ids() -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
+    from .model import ACTIVATIONS
 
     datasets = ", ".join(DATASETS)
     parser = _Parser(prog="alexnet", description="AlexNet (Krizhevsky, Sutskever & Hinton, 2012), reproduced.")
@@ -75,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save-every", type=int, default=0, metavar="N", help="also checkpoint every N steps")
     t.add_argument("--augment", default="paper", choices=["paper", "crop_flip", "none"])
-    t.add_argument("--dropout", type=float, default=None)
-    t.add_argument("--activation", default=None)
+    t.add_argument("--dropout", type=_dropout_rate, default=None, metavar="P",
+                   help="dropout probability of fc6 and fc7, in [0, 1) (default: the paper's 0.5; 0: none)")
+    t.add_argument("--activation", default=None, choices=list(ACTIVATIONS), help="default: relu (§3.1)")
     t.add_argument("--no-lrn", action="store_true")
     t.add_argument("--pooling", default=None, choices=["overlap", "plain"])
     t.add_argument("--groups", type=int, default=None, choices=[1, 2],
@@ -91,9 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="top-1/top-5 error of a checkpoint", description=(
         "Top-1 and top-5 error of a checkpoint written by train, on the validation split of a dataset under "
-        "$ALEXNET_DATA (default: data/); --ten-crop averages the 10 crops of §4.1."))
+        "$ALEXNET_DATA (default: data/), by default the dataset it was trained on; --ten-crop averages the 10 crops "
+        "of §4.1."))
     e.add_argument("--checkpoint", required=True, help="a checkpoint file, or a --checkpoint-dir (its last.pt)")
-    e.add_argument("--dataset", required=True, help=datasets)
+    e.add_argument("--dataset", default=None,
+                   help=f"{datasets} (default: the dataset the checkpoint was trained on)")
     e.add_argument("--ten-crop", action="store_true", help="average the softmax over 10 crops (§4.1)")
     e.add_argument("--json", action="store_true", help="print one JSON line")
     e.add_argument("--device", default=None)
@@ -108,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch-size", type=_positive_int, default=None, help="default: 32 on a CPU, 128 on a GPU")
     b.add_argument("--steps", type=_positive_int, default=None, help="timed steps; default: 3 on a CPU, 20 on a GPU")
     b.add_argument("--json", action="store_true")
-    b.add_argument("--peak-tflops", type=float, default=None, help="override the device's peak for MFU")
+    b.add_argument("--peak-tflops", type=_positive_float, default=None, help="override the device's peak for MFU")
     b.add_argument("--step-costs", action="store_true", help=(
         "instead: the cost of one optimizer step of the scaled CIFAR net (batch 128) eager, bf16 + channels_last, "
         "torch.compile, CUDA graphs and batched, as reproduce --plan --from-bench reads it"))
@@ -120,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run every experiment behind the scorecard (or the claims named with --only) at "
                                    "the profile's scale, store each result with its provenance, and print the "
                                    "scorecard of this run. Claim ids: " + ", ".join(_claim_ids()) + ".")
-    r.add_argument("--profile", default="smoke", choices=["smoke", "quick", "full"])
+    r.add_argument("--profile", default=None, choices=["smoke", "quick", "full"],
+                   help="default: $ALEXNET_PROFILE, else full with CUDA and quick without (as every chapter)")
     r.add_argument("--only", nargs="+", metavar="CLAIM", default=None, help="claim ids of alexnet.paper.CLAIMS")
     r.add_argument("--out", default=None, help="results folder (default: the profile's)")
     r.add_argument("--budget", type=_positive_float, default=None, metavar="SECONDS",
@@ -128,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--peak-tflops", type=_positive_float, default=None, help="the device's peak, for MFU")
     r.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     r.add_argument("--plan", action="store_true", help="print the counted work and projected GPU time; run nothing")
-    r.add_argument("--mfu", type=_positive_float, default=None, help="with --plan: the MFU to project with")
+    r.add_argument("--mfu", type=_fraction, default=None,
+                   help="with --plan: the model FLOPs utilisation to project with, a fraction in (0, 1]")
     r.add_argument("--from-bench", default=None, metavar="PATH",
                    help="with --plan: project from the step costs measured by bench --step-costs --json (or a device "
                         "check's bench.json holding them)")
@@ -138,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _train(args) -> int:
     from .checkpoint import kept_checkpoint
+    from .text import plural
     from .train import TrainConfig, train
 
     model = {}
@@ -162,7 +191,7 @@ def _train(args) -> int:
     result = train(cfg, progress=not args.quiet, log=True)
     last = result.history[-1] if result.history else {}
     if last and int(os.environ.get("RANK", 0)) == 0:  # under torchrun, only rank 0 speaks
-        print(f"done: {len(result.history)} epochs; final train error {last['train_top1_error']:.1%}, "
+        print(f"done: {plural(len(result.history), 'epoch')}; final train error {last['train_top1_error']:.1%}, "
               f"val error {last.get('val_top1_error', float('nan')):.1%}; checkpoint {result.checkpoint}")
     return 0
 
@@ -170,23 +199,28 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from .data import load_imageset
     from .evaluate import evaluate
+    from .text import plural
     from .train import check_same_classes, load_trained
     from .transforms import BatchAugment
 
     model, stats, state = load_trained(args.checkpoint, device=args.device)
-    data = load_imageset(args.dataset, "val", progress=False)
+    dataset = args.dataset or (state.get("config") or {}).get("dataset")  # default: what it was trained on
+    if not dataset:
+        raise AlexNetError(f"checkpoint {args.checkpoint} does not record the dataset it was trained on: "
+                           "pass --dataset")
+    data = load_imageset(dataset, "val", progress=False)
     check_same_classes(state.get("classes"), data, f"checkpoint {args.checkpoint}")
     if data.num_classes != state["identity"]["num_classes"]:
-        raise AlexNetError(f"checkpoint has {state['identity']['num_classes']} classes but {args.dataset} "
+        raise AlexNetError(f"checkpoint has {state['identity']['num_classes']} classes but {dataset} "
                            f"has {data.num_classes}")
     device = next(model.parameters()).device
     result = evaluate(model, data, BatchAugment(stats.to(device), data.crop_size, "none"), ten_crop=args.ten_crop)
-    result.update(checkpoint=str(args.checkpoint), dataset=args.dataset, epoch=state.get("epoch"))
+    result.update(checkpoint=str(args.checkpoint), dataset=dataset, epoch=state.get("epoch"))
     if args.json:
         print(json.dumps(result))
     else:
         crop = "ten crops" if args.ten_crop else "centre crop"
-        print(f"{args.dataset} ({result['n']} images, {crop}): top-1 error {result['top1_error']:.2%}, "
+        print(f"{dataset} ({plural(result['n'], 'image')}, {crop}): top-1 error {result['top1_error']:.2%}, "
               f"top-5 error {result['top5_error']:.2%}")
     return 0
 
@@ -198,8 +232,10 @@ def _bench(args) -> int:
 
 
 def _reproduce(args) -> int:
+    from .profiles import profile_name
     from .reproduce import main as reproduce_main
 
+    args.profile = profile_name(args.profile)  # --profile, else $ALEXNET_PROFILE, else by device (one rule)
     if getattr(args, "from_bench", None) is not None:
         if not args.plan:
             raise AlexNetError("--from-bench goes with --plan (it projects; it runs nothing)")

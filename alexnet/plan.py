@@ -95,6 +95,12 @@ def job_work(job: str, profile_name: str) -> dict:
     raise KeyError(job)
 
 
+def launched_steps(work: dict) -> int:
+    """The optimizer steps a job launches, from its :func:`job_work`: ``batched_steps`` where its seeds train at
+    once (an ablation on CUDA), else ``steps``."""
+    return work.get("batched_steps", work["steps"])
+
+
 def project(profile_name: str = "full", gpu: str = "H100", mfu: float | None = None, jobs=None,
             step_s: float | None = None) -> dict:
     """Projected seconds per job on ``gpu``: counted FLOPs over peak × ``mfu`` (default :data:`ASSUMED_MFU`), plus
@@ -115,7 +121,7 @@ def project(profile_name: str = "full", gpu: str = "H100", mfu: float | None = N
         if jobs is None or j.name in jobs:
             w = job_work(j.name, profile_name)
             # the fixed cost is paid per launch sequence: once per batched step where the seeds train together
-            out[j.name] = {**w, "seconds": w["flops"] / rate + w.get("batched_steps", w["steps"]) * step_s}
+            out[j.name] = {**w, "seconds": w["flops"] / rate + launched_steps(w) * step_s}
     return {"gpu": gpu, "peak_tflops": peak, "mfu": mfu, "step_s": step_s, "profile": profile_name, "jobs": out,
             "flops": sum(w["flops"] for w in out.values()), "seconds": sum(w["seconds"] for w in out.values())}
 
@@ -129,7 +135,7 @@ def format_projection(profile_name: str = "full", gpus=("H100", "T4"), mfu: floa
              "assumed throughput: " + "; ".join(f"{r['gpu']} {r['peak_tflops']:g} TFLOP/s peak × MFU {r['mfu']:.0%} "
                                                 f"+ {1000 * r['step_s']:g} ms per step" for r in runs), head]
     for name, w in runs[0]["jobs"].items():
-        lines.append(f"{name:<14}{w['train_images']:>14,}{w['eval_images']:>12,}{w.get('batched_steps', w['steps']):>10,}"
+        lines.append(f"{name:<14}{w['train_images']:>14,}{w['eval_images']:>12,}{launched_steps(w):>10,}"
                      f"{w['flops'] / 1e15:>9.1f}"
                      + "".join(f"{r['jobs'][name]['seconds'] / 60:>11.1f}" for r in runs))
     lines.append(f"{'total':<14}{'':>36}{runs[0]['flops'] / 1e15:>9.1f}"

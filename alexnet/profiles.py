@@ -86,9 +86,10 @@ REPRODUCE_SCALES: dict[str, dict] = {
 }
 
 
-def reproduce_profile(name: str) -> Profile:
-    """The profile ``name`` at ``reproduce``'s scale (:data:`REPRODUCE_SCALES`); an unknown name is an
-    AlexNetError."""
+def reproduce_profile(name: str | None = None) -> Profile:
+    """The profile ``name`` (None: :func:`profile_name`'s rule) at ``reproduce``'s scale
+    (:data:`REPRODUCE_SCALES`); an unknown name is an AlexNetError."""
+    name = profile_name(name)
     if name not in REPRODUCE_SCALES:
         raise AlexNetError(f"unknown profile {name!r}: choose one of {', '.join(REPRODUCE_SCALES)}")
     return get_profile(name, **REPRODUCE_SCALES[name]["profile"])
@@ -109,12 +110,21 @@ def _smoke_on_disk() -> bool:
     return os.environ.get("ALEXNET_SMOKE_DATA", "") == "disk"
 
 
+def profile_name(name: str | None = None) -> str:
+    """The profile named, else ``$ALEXNET_PROFILE``, else ``full`` on CUDA and ``quick`` elsewhere: the one rule
+    every chapter and command follows. An unknown name is an :class:`AlexNetError` in one line."""
+    chosen = name or os.environ.get("ALEXNET_PROFILE") or ("full" if torch.cuda.is_available() else "quick")
+    if chosen not in PROFILES:
+        where = "" if name else " (from ALEXNET_PROFILE)"
+        raise AlexNetError(f"unknown profile {chosen!r}{where}: choose one of {', '.join(PROFILES)}")
+    return chosen
+
+
 def get_profile(name: str | None = None, **overrides) -> Profile:
-    """The profile named, else ``$ALEXNET_PROFILE``, else ``full`` on CUDA and ``quick`` elsewhere, with its
-    photo dataset resolved (:func:`photo_dataset`; see the module's docstring for smoke)."""
-    name = name or os.environ.get("ALEXNET_PROFILE") or ("full" if torch.cuda.is_available() else "quick")
-    if name not in PROFILES:
-        raise AlexNetError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} (ALEXNET_PROFILE)")
+    """The profile named, else ``$ALEXNET_PROFILE``, else ``full`` on CUDA and ``quick`` elsewhere
+    (:func:`profile_name`), with its photo dataset resolved (:func:`photo_dataset`; see the module's docstring for
+    smoke). An unknown name is an :class:`AlexNetError`."""
+    name = profile_name(name)
     profile = PROFILES[name]
     if profile.meaningful:
         profile = replace(profile, photos=photo_dataset())

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -28,8 +27,9 @@ from . import paper, results
 from .errors import AlexNetError
 from .profiles import Profile, default_device, reproduce_profile, resolve_device
 from .reproduce_jobs import JOBS, Job, jobs_for
+from .text import plural
 
-__all__ = ["format_scorecard", "main", "run_reproduce", "scorecard_rows"]
+__all__ = ["check_data", "format_scorecard", "main", "run_reproduce", "scorecard_rows"]
 
 
 def _stamp(job: Job, profile: Profile) -> tuple:
@@ -51,13 +51,13 @@ def _rate_line(name: str, seconds: float, images: int, flops: float, peak: float
 
 
 def scorecard_rows(profile: Profile) -> list[tuple[str, object]]:
-    """``(claim id, scorecard row)`` for every claim, from this reproduction's own results (the profile's results
-    folder, not the book's stored ones), with the scorecard's own builder."""
+    """``(claim id, scorecard row)`` for every claim, from this reproduction's own results: the folder its runs
+    write to (:func:`alexnet.results.results_dir`; the book's store itself with ``ALEXNET_STORE_RESULTS=1``),
+    with the scorecard's own builder."""
     from .experiments import scorecard
 
     made = {name for job in JOBS for name in job.results}  # only what a reproduce job writes
-    own = {name[len(results.YOURS):]: record for name, record in results.load_results(profile).items()
-           if name.startswith(results.YOURS) and name[len(results.YOURS):] in made}
+    own = {name: record for name, record in results.load_run_results(profile).items() if name in made}
     rows = scorecard.build_scorecard(own)
     ids = [getattr(r, "id", None) or getattr(r, "claim_id", None) for r in rows]
     if all(ids):
@@ -65,46 +65,58 @@ def scorecard_rows(profile: Profile) -> list[tuple[str, object]]:
     return list(zip(paper.CLAIMS, rows))  # the scorecard lists the claims in the registry's order
 
 
-def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, *, out: str | None = None,
+def check_data(profile: Profile) -> None:
+    """Make sure the data every job trains and evaluates on is there before any job runs: both splits of the
+    profile's dataset on disk, else downloaded now (where torchvision can and the machine is online). Raises
+    :class:`~alexnet.errors.DatasetNotFoundError` (one line) when it cannot be had. Synthetic data (smoke) needs
+    nothing."""
+    from .data import load_imageset, on_disk
+
+    if profile.dataset == "synthetic":
+        return
+    for split in ("train", "val"):
+        if on_disk(profile.dataset, split) is None:
+            load_imageset(profile.dataset, split, progress=False)  # downloads it, or says what is missing
+
+
+def run_reproduce(profile_name: str | None = None, claims: list[str] | None = None, *, out: str | None = None,
                   budget_s: float | None = None, peak_tflops: float | None = None, progress: bool = True,
                   device: str | None = None) -> dict:
-    """Run the jobs for ``claims`` (all by default) at ``profile_name``'s scale, reuse what is current, print one
-    line per job and the scorecard. ``out``: the results folder (else the profile's); ``budget_s``: start no job
-    that the rate so far says would end past this many seconds; ``device``: where every experiment trains
-    (:func:`alexnet.profiles.resolve_device`; an unknown or absent one is an AlexNetError before anything runs;
-    default: the best available). Returns the summary also written to
-    ``<results>/reproduce.json``: ``{"profile", "device", "jobs": {job: status and rates}, "scorecard": [...],
-    "seconds"}``.
+    """Run the jobs for ``claims`` (all by default) at the scale of profile ``profile_name`` (None:
+    ``$ALEXNET_PROFILE``, else ``full`` with CUDA and ``quick`` without: :func:`alexnet.profiles.profile_name`),
+    reuse what is current, print one line per job and the scorecard. ``out``: the results folder (else the
+    profile's); ``budget_s``: start no job that the rate so far says would end past this many seconds; ``device``:
+    where every experiment trains (:func:`alexnet.profiles.resolve_device`; default: the best available). Returns
+    the summary also written to ``<results>/reproduce.json``: ``{"profile", "device", "jobs": {job: status and
+    rates}, "scorecard": [...], "seconds"}``.
 
-    A smoke run (whose numbers mean nothing) with neither ``out`` nor ``$ALEXNET_RESULTS`` writes its results to a
-    temporary folder of its own, removes it at the end and says so; pass ``out`` to keep them."""
-    if out is None and not os.environ.get("ALEXNET_RESULTS") and not reproduce_profile(profile_name).meaningful:
-        try:
-            with tempfile.TemporaryDirectory(prefix="alexnet-results-smoke-") as folder:
-                report = run_reproduce(profile_name, claims, out=folder, budget_s=budget_s, peak_tflops=peak_tflops,
-                                       progress=progress, device=device)
-        finally:
-            os.environ.pop("ALEXNET_RESULTS", None)  # out= set it to the folder that is gone now
-        print("smoke results are not kept (their numbers mean nothing): that folder is removed; "
-              "pass --out DIR to keep them")
-        return report
+    Bad input raises :class:`AlexNetError` before anything runs or is written: an unknown profile, claim or
+    device, or a dataset the profile needs that is missing and cannot be downloaded (:func:`check_data`).
+
+    A smoke run (whose numbers mean nothing) with neither ``out`` nor ``$ALEXNET_RESULTS`` writes its results to
+    this process's scratch folder (:func:`alexnet.results.results_dir`), removed when the process ends, and says
+    so; pass ``out`` to keep them."""
     from tqdm.auto import tqdm
 
     from .bench import device_peak_tflops
     from .plan import ASSUMED_STEP_S, job_work
 
-    if device:
-        os.environ["ALEXNET_DEVICE"] = str(resolve_device(device))  # every experiment's default_device()
     profile = reproduce_profile(profile_name)
+    profile_name = profile.name
     jobs = jobs_for(claims)
+    chosen = resolve_device(device) if device else None
+    check_data(profile)
+    kept = bool(out or os.environ.get("ALEXNET_RESULTS")) or profile.meaningful
+    if chosen is not None:
+        os.environ["ALEXNET_DEVICE"] = str(chosen)  # every experiment's default_device()
     os.environ.setdefault("ALEXNET_STATIC", "1")  # the experiments' own bars stay off: one bar over all jobs
     if out:
         os.environ["ALEXNET_RESULTS"] = str(Path(out).expanduser().resolve())
     device = default_device()
     peak = peak_tflops or device_peak_tflops(device)
     work = {j.name: job_work(j.name, profile_name) for j in jobs}
-    print(f"reproduce --profile {profile.name} on {device}: {len(jobs)} jobs for {sum(len(j.claims) for j in jobs)} "
-          f"claims, {sum(w['flops'] for w in work.values()) / 1e12:,.1f} TFLOP counted")
+    print(f"reproduce --profile {profile.name} on {device}: {plural(len(jobs), 'job')} for "
+          f"{plural(sum(len(j.claims) for j in jobs), 'claim')}, {sum(w['flops'] for w in work.values()) / 1e12:,.1f} TFLOP counted")
     t_start, done_flops, summary = time.perf_counter(), 0.0, {}
     path = (Path(out).expanduser().resolve() if out else results.results_dir(profile)) / "reproduce.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +185,9 @@ def run_reproduce(profile_name: str = "smoke", claims: list[str] | None = None, 
     print(format_scorecard(card))
     out = report(card)
     print(f"wall time {out['seconds']:.1f} s; results in {results.results_dir(profile)}")
+    if not kept:
+        print("smoke results are not kept (their numbers mean nothing): their folder is removed when this process "
+              "ends; pass --out DIR to keep them")
     return out
 
 

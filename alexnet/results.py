@@ -13,8 +13,9 @@ Two stores:
   :func:`alexnet.experiments.scorecard.full_scale_summary` read it;
 - **yours**: where a reader's quick and full runs go, ``$ALEXNET_RESULTS``, else ``~/.cache/alexnet/results``.
 
-Smoke runs write to a folder of their own (``alexnet-results-smoke/``), so they never overwrite a real result
-with a meaningless one; ``reproduce --profile smoke`` without ``--out`` uses a temporary folder that it removes.
+Smoke runs write to a folder of their own, so they never overwrite a real result with a meaningless one:
+``alexnet-results-smoke/`` in ``$ALEXNET_RESULTS`` when it is set (``reproduce --out DIR`` sets it), else a folder
+of this process (:func:`alexnet.scratch.process_folder`) removed when the process ends.
 :func:`load_results` returns both stores, yours under ``yours/<name>``, so the scorecard shows a reader's run
 beside the book's, each with its scale.
 """
@@ -22,13 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
 from .checkpoint import atomic_write_bytes
 from .profiles import Profile, default_device, get_profile
 from .provenance import made_by_current_code, provenance
+from .scratch import process_folder
 
 STORED_RESULTS = Path(__file__).resolve().parent / "stored_results"  # the book's, shipped as package data
 FULL_SCALE = "full"  # the profile whose results the book keeps apart, in STORED_RESULTS / "full"
@@ -47,12 +48,14 @@ def book_store(profile_name: str) -> Path:
 
 
 def results_dir(profile: Profile | None = None) -> Path:
-    """Where this run saves: in smoke, ``alexnet-results-smoke/`` in ``$ALEXNET_RESULTS`` or else the temporary
-    folder (never beside a real result); ``$ALEXNET_RESULTS``; the book's store with ``ALEXNET_STORE_RESULTS=1``
-    (maintainers); else ``~/.cache/alexnet/results``."""
+    """Where this run saves (created if missing): in smoke, ``alexnet-results-smoke/`` in ``$ALEXNET_RESULTS``, or
+    else ``results/`` in this process's scratch folder, removed when the process ends (never beside a real result);
+    ``$ALEXNET_RESULTS``; the book's store with ``ALEXNET_STORE_RESULTS=1`` (maintainers); else
+    ``~/.cache/alexnet/results``."""
     profile = profile or get_profile()
     if not profile.meaningful:
-        path = Path(os.environ.get("ALEXNET_RESULTS") or tempfile.gettempdir()).expanduser() / "alexnet-results-smoke"
+        path = (Path(os.environ["ALEXNET_RESULTS"]).expanduser() / "alexnet-results-smoke"
+                if os.environ.get("ALEXNET_RESULTS") else process_folder() / "results")
     elif os.environ.get("ALEXNET_RESULTS"):
         path = Path(os.environ["ALEXNET_RESULTS"]).expanduser()
     elif _flag("ALEXNET_STORE_RESULTS"):
@@ -98,6 +101,12 @@ def load_result(name: str, profile: Profile | None = None) -> dict | None:
     """The result ``name`` in the store this profile's runs write to (:func:`results_dir`), or None."""
     path = results_dir(profile) / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def load_run_results(profile: Profile | None = None) -> dict[str, dict]:
+    """The results by name in the folder this profile's runs write to (:func:`results_dir`), whichever it is (the
+    book's store too, with ``ALEXNET_STORE_RESULTS=1``), each with ``source`` ``"yours"``."""
+    return _read(results_dir(profile), "yours")
 
 
 def load_results(profile: Profile | None = None) -> dict[str, dict]:

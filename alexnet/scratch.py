@@ -20,7 +20,10 @@ from .profiles import Profile, get_profile
 _process_folder: Path | None = None
 
 
-def _process_scratch() -> Path:
+def process_folder() -> Path:
+    """A temporary folder of this process (created on first use, again if something removed it), removed with
+    everything in it when the process exits: smoke's checkpoints here and its results
+    (:func:`alexnet.results.results_dir`)."""
     global _process_folder
     if _process_folder is None or not _process_folder.is_dir():
         _process_folder = Path(tempfile.mkdtemp(prefix="alexnet-scratch-"))
@@ -37,5 +40,5 @@ def scratch_checkpoint_dir(name: str, profile: Profile | None = None) -> Path:
     if os.environ.get("ALEXNET_SCRATCH"):
         return Path(os.environ["ALEXNET_SCRATCH"]) / f"{profile.name}-{name}"
     if profile.name == "smoke":
-        return _process_scratch() / name
+        return process_folder() / name
     return Path.home() / ".cache" / "alexnet" / "checkpoints" / f"{profile.name}-{name}"

@@ -26,6 +26,12 @@ def one_clear_line(proc, code, *words):
     # the default batch (the paper's 128) and a tiny --train-limit: said before any data is read
     (["--dataset", "synthetic", "--epochs", "1", "--train-limit", "64"],
      ["--batch-size 128", "--train-limit 64", "--batch-size 64 or less"]),
+    # model switches are checked while the arguments are parsed, before any data is looked for (cifar10 is
+    # not under the data root here: a later check would name the missing dataset instead)
+    (["--dataset", "cifar10", "--epochs", "1", "--activation", "foo"], ["--activation", "'foo'", "relu"]),
+    (["--dataset", "cifar10", "--epochs", "1", "--dropout", "1.5"], ["--dropout", "[0, 1)", "1.5"]),
+    (["--dataset", "cifar10", "--epochs", "1", "--dropout", "-0.1"], ["--dropout", "[0, 1)"]),
+    (["--dataset", "cifar10", "--epochs", "1", "--dropout", "half"], ["--dropout", "'half'", "not a number"]),
 ])
 def test_bad_train_arguments_exit_2(tmp_path, args, words):
     proc = run_cli("train", *args, "--checkpoint-dir", tmp_path, env={"ALEXNET_DATA": str(tmp_path)})
@@ -60,11 +66,26 @@ def test_train_then_evaluate_json(tmp_path):
     (tmp_path / "empty").mkdir()
     one_clear_line(run_cli("evaluate", "--checkpoint", tmp_path / "empty", "--dataset", "synthetic"), 2,
                    "empty", "no last.pt")
+    # no --dataset: the one the checkpoint records it was trained on
+    out = run_cli("evaluate", "--checkpoint", ck, "--json", "--ten-crop")
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["dataset"] == "synthetic" and found["top1_error"] == result["top1_error"]
+    # --dataset still overrides it (cifar10 is not under this data root: said in one line)
+    one_clear_line(run_cli("evaluate", "--checkpoint", ck, "--dataset", "cifar10",
+                           env={"ALEXNET_DATA": str(tmp_path)}), 2, "cifar10", "not found")
+    # a checkpoint that does not record its dataset, and no --dataset: one line, exit 2
+    state = torch.load(ck / "last.pt", weights_only=False)
+    del state["config"]["dataset"]
+    torch.save(state, tmp_path / "old.pt")
+    one_clear_line(run_cli("evaluate", "--checkpoint", tmp_path / "old.pt"), 2, "old.pt", "pass --dataset")
+    assert run_cli("evaluate", "--checkpoint", tmp_path / "old.pt", "--dataset", "synthetic").returncode == 0
 
 
 def test_train_refuses_a_directory_that_holds_a_run_unless_resume_or_overwrite(tmp_path):
     ck = tmp_path / "ck"
-    assert run_cli("train", *SMALL, "--epochs", "1", "--checkpoint-dir", ck).returncode == 0
+    first = run_cli("train", *SMALL, "--epochs", "1", "--checkpoint-dir", ck)
+    assert first.returncode == 0 and "done: 1 epoch;" in first.stdout, first.stdout  # one epoch, not "1 epochs"
     before = {p.name: p.read_bytes() for p in ck.iterdir()}
     proc = run_cli("train", *SMALL, "--epochs", "1", "--checkpoint-dir", ck)
     one_clear_line(proc, 2, str(ck), "already holds a run", "--resume", "another --checkpoint-dir", "--overwrite")

@@ -35,10 +35,49 @@ def test_smoke_runs_every_experiment_and_prints_the_scorecard(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [(["--only", "nope"], "unknown claim 'nope'"),
-                                          (["--profile", "huge"], "invalid choice: 'huge'")])
+                                          (["--profile", "huge"], "invalid choice: 'huge'"),
+                                          (["--plan", "--mfu", "1.5"], "fraction in (0, 1]"),
+                                          (["--plan", "--mfu", "0"], "fraction in (0, 1]"),
+                                          (["--plan", "--mfu", "-0.2"], "fraction in (0, 1]")])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     proc = run_cli("reproduce", *args)
     assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["--plan"], ["--only", "lrn"]])
+def test_a_bad_alexnet_profile_is_one_line_and_exit_2(tmp_path, args):
+    proc = run_cli("reproduce", *args, env={"ALEXNET_PROFILE": "foo", "ALEXNET_RESULTS": str(tmp_path / "res")})
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "unknown profile 'foo'" in lines[0] and "ALEXNET_PROFILE" in lines[0]
+    assert not (tmp_path / "res").exists()
+
+
+def test_without_profile_reproduce_follows_the_one_rule():
+    """No --profile: $ALEXNET_PROFILE, else full with CUDA and quick without (as every chapter), never smoke."""
+    import torch
+
+    for env, expected in (("quick", "quick"), ("full", "full"), ("smoke", "smoke"),
+                          ("", "full" if torch.cuda.is_available() else "quick")):
+        proc = run_cli("reproduce", "--plan", env={"ALEXNET_PROFILE": env})
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(f"reproduce --profile {expected}:"), (env, proc.stdout[:80])
+    proc = run_cli("reproduce", "--plan", "--profile", "full", env={"ALEXNET_PROFILE": "quick"})  # the flag wins
+    assert proc.stdout.startswith("reproduce --profile full:")
+    assert run_cli("reproduce", "--plan", "--mfu", "1").returncode == 0  # 100% is a fraction too
+
+
+def test_missing_data_is_one_line_before_anything_runs_or_is_written(tmp_path):
+    """quick needs CIFAR-10: without it (and offline) reproduce says so in one line, exit 2, before any job, and
+    writes nothing: no reproduce.json, no results folder."""
+    for args in ([], ["--out", tmp_path / "out"]):
+        proc = run_cli("reproduce", "--profile", "quick", *args,
+                       env={"ALEXNET_DATA": str(tmp_path / "nodata"), "ALEXNET_RESULTS": str(tmp_path / "res")})
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert "cifar10" in lines[0] and "not found" in lines[0]
+        assert proc.stdout == ""  # no job line, no scorecard
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_quick_is_the_chapters_scale():
@@ -112,17 +151,38 @@ def test_a_bad_device_is_one_line_and_exit_2(device, message):
 
 def test_smoke_without_out_removes_its_own_results_folder_and_says_so(tmp_path, monkeypatch, capsys):
     import os
-    import tempfile
 
+    from alexnet import scratch
     from alexnet.reproduce import run_reproduce
 
     monkeypatch.delenv("ALEXNET_RESULTS", raising=False)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # tempfile.gettempdir() and TemporaryDirectory
     report = run_reproduce("smoke", ["lrn"], budget_s=1e-9, progress=False)  # skips its job: seconds
     assert report["jobs"]["lrn"]["status"] == "skipped: time budget"
     out = capsys.readouterr().out
     assert "smoke results are not kept" in out and "pass --out DIR to keep them" in out
-    assert list(tmp_path.iterdir()) == [] and "ALEXNET_RESULTS" not in os.environ
+    # in this process's scratch folder (removed when the process ends), never in a shared temporary folder
+    assert (scratch.process_folder() / "results" / "reproduce.json").is_file()
+    assert "ALEXNET_RESULTS" not in os.environ
+    # and the folder is gone once the process has ended (TMPDIR: where tempfile makes it)
+    proc = run_cli("reproduce", "--profile", "smoke", "--only", "lrn", "--budget", "1e-9", "--quiet",
+                   env={"ALEXNET_RESULTS": "", "TMPDIR": str(tmp_path)})
+    assert proc.returncode == 0 and "smoke results are not kept" in proc.stdout, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_scorecard_reads_the_folder_the_run_wrote_to(tmp_path, monkeypatch, capsys):
+    """With ALEXNET_STORE_RESULTS=1 a run writes into the book's store: the scorecard it prints reads that folder
+    (here the book's store is pointed at the smoke run's own folder), not only a reader's."""
+    from alexnet.reproduce import run_reproduce
+
+    monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))  # restored afterwards (out= sets it for the process)
+    monkeypatch.setenv("ALEXNET_STORE_RESULTS", "1")
+    monkeypatch.setattr(results, "STORED_RESULTS", tmp_path / "out" / "alexnet-results-smoke")
+    report = run_reproduce("smoke", ["lrn"], out=str(tmp_path / "out"), progress=False)
+    assert report["jobs"]["lrn"]["status"] == "ran"
+    assert (tmp_path / "out" / "alexnet-results-smoke" / "lrn_ablation.json").is_file()
+    row = next(c for c in report["scorecard"] if c["id"] == "lrn")
+    assert row["ours"] != "—" and row["verdict"] != "not run", row
 
 
 def test_full_scale_is_all_images_and_three_seeds():

@@ -75,6 +75,8 @@ def test_stored_results_are_package_data_and_readers_write_elsewhere(tmp_path, m
     monkeypatch.setenv("ALEXNET_STORE_RESULTS", "1")  # a maintainer (tools.py run) writes the book's store
     assert results.results_dir(quick) == results.STORED_RESULTS
     assert results.results_dir(get_profile("smoke")) != results.STORED_RESULTS  # smoke never does
+    from alexnet.scratch import process_folder  # smoke's own: this process's scratch folder, removed at its exit
+    assert results.results_dir(get_profile("smoke")) == process_folder() / "results"
     monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path / "mine"))
     assert results.results_dir(quick) == tmp_path / "mine"
     assert results.results_dir(get_profile("smoke")) == tmp_path / "mine" / "alexnet-results-smoke"

@@ -18,6 +18,7 @@ from ..data import ImageSet, load_imageset
 from ..hooks import layer_outputs
 from ..model import build_model
 from ..profiles import Profile, get_profile
+from ..text import plural
 from ..transforms import BatchAugment, compute_stats
 from .ablation import AblationResult, reuse_or_run
 
@@ -110,7 +111,7 @@ def bias_outcome(run: dict, chance: float) -> str:
     """One phrase for one arm of :func:`bias_init_experiment`: flat at chance, a blow-up then training, or trains."""
     e = run["epoch_losses"]
     if not e or e[-1] > chance - 0.02:
-        return f"flat: still at chance (ln {round(math.exp(chance))}) after {len(e)} epochs"
+        return f"flat: still at chance (ln {round(math.exp(chance))}) after {plural(len(e), 'epoch')}"
     if e[0] > chance + 0.5:
         return "a blow-up at the start (epoch 1 above chance), then it trains"
     return "trains"

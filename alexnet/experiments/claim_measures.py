@@ -23,6 +23,7 @@ from .. import paper
 from ..model import ONE_GPU, upgrade_switches
 from ..stats import (INCONCLUSIVE, NOT_TESTABLE, Paired, binomial_se, describe, ratio_interval,
                      ratio_verdict, seed_spread, unpaired_difference_se, verdict)
+from ..text import plural
 from .ablation import compare_arms
 
 NOT_MEASURED = "not measured yet"
@@ -193,7 +194,7 @@ def fig1_measure(record: dict) -> Measured:
     if data.get("ratio_is_lower_bound"):
         ours = f"≥ {data['ratio']:.1f}×: tanh never reached {thr:.0%}"
     else:
-        ours = f"ReLU never reached {thr:.0%} in {data['setup']['epochs']} epochs"
+        ours = f"ReLU never reached {thr:.0%} in {plural(data['setup']['epochs'], 'epoch')}"
     return Measured(ours, INCONCLUSIVE, stat)
 
 

@@ -22,6 +22,7 @@ import torch
 
 from .. import paper
 from ..data import ImageSet
+from ..text import plural
 from ..transforms import paper_resize
 
 ILSVRC2012_TRAIN_IMAGES = 1_281_167  # the official count behind the paper's "roughly 1.2 million" (not in the paper)
@@ -67,8 +68,8 @@ class Scale:
                 "bytes per image (uint8 RGB)": f"{self.side}×{self.side}×3 = {self.bytes_per_image:,}",
                 "whole training set": _human_bytes(self.dataset_bytes),
                 f"steps per epoch (batch {self.batch_size})": f"{self.steps_per_epoch:,}",
-                f"steps in {self.epochs} epochs": f"{self.total_steps:,}",
-                f"images seen in {self.epochs} epochs": f"{self.images_seen:,}"}
+                f"steps in {plural(self.epochs, 'epoch')}": f"{self.total_steps:,}",
+                f"images seen in {plural(self.epochs, 'epoch')}": f"{self.images_seen:,}"}
         if self.days:
             rows["training time"] = f"{self.days:g} days"
             rows["images per second, on average"] = f"{self.images_per_second:,.0f}"

@@ -34,6 +34,7 @@ from .. import paper
 from ..profiles import Profile, experiment_epochs, get_profile
 from ..stats import describe, epochs_to_error, ratio_interval, ratio_verdict, verdict
 from ..scratch import scratch_checkpoint_dir
+from ..text import plural
 from .ablation import AblationResult, reuse_or_run, train_error
 from .learning import epochs_at_initial_lr, first_lr_drop
 
@@ -234,7 +235,7 @@ def dropout_verdicts(result: AblationResult, conv: dict) -> list[str]:
     epochs = result.scale.get("epochs")
 
     def plateau(drop):
-        return f"after epoch {drop}" if drop is not None else f"not within {epochs} epochs"
+        return f"after epoch {drop}" if drop is not None else f"not within {plural(epochs, 'epoch')}"
 
     drop_d, drop_n = conv["lr_drop_epochs"][0] if conv.get("lr_drop_epochs") else (None, None)
     speed2 = (f"the plateau schedule first divided the learning rate (validation error no longer improving): "

@@ -36,6 +36,7 @@ from ..profiles import Profile, get_profile
 from ..results import save_result, scale
 from ..scratch import scratch_checkpoint_dir
 from ..train import TrainConfig, TrainResult, load_trained, train
+from ..text import plural
 # the update-rule checks live in their own module; chapter 5 and the tests reach them from here
 from .update_rule import (lr_drop_transient, paper_update_by_hand, update_norms_after_lr_drop,  # noqa: F401
                           update_rule_max_difference)
@@ -151,7 +152,7 @@ def plateau_reasons(history: list[dict]) -> list[str]:
     for d in lr_drops(history):
         best = min(history[:d["after_epoch"]], key=lambda h: h["val_top1_error"])
         out.append(f"best validation error {best['val_top1_error']:.1%} at epoch {best['epoch']}; no better in the "
-                   f"{d['after_epoch'] - best['epoch']} epochs after it, so ε went {d['from']:g} → {d['to']:g} "
+                   f"{plural(d['after_epoch'] - best['epoch'], 'epoch')} after it, so ε went {d['from']:g} → {d['to']:g} "
                    f"after epoch {d['after_epoch']}")
     return out
 

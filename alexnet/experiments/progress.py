@@ -11,6 +11,7 @@ import os
 import time
 
 from ..profiles import Profile, get_profile
+from ..text import plural
 
 
 def _minutes(seconds: float) -> str:
@@ -35,14 +36,14 @@ class OverallProgress:
         self.profile = profile or get_profile()
         if show is None:
             show = os.environ.get("ALEXNET_STATIC", "") in ("", "0")
-        self.bar = tqdm(total=runs * epochs, desc=f"{name} ({runs} × {epochs} epochs)", unit="epoch",
+        self.bar = tqdm(total=runs * epochs, desc=f"{name} ({runs} × {plural(epochs, 'epoch')})", unit="epoch",
                         disable=not show)
         self.done = 0
         self.start = time.perf_counter()
 
     def estimate_line(self, first_epoch_seconds: float) -> str:
         total = first_epoch_seconds * self.runs * self.epochs
-        return (f"{self.name}: {self.runs} run(s) × at most {self.epochs} epochs at profile={self.profile.name}; "
+        return (f"{self.name}: {plural(self.runs, 'run')} × at most {plural(self.epochs, 'epoch')} at profile={self.profile.name}; "
                 f"the first epoch took {first_epoch_seconds:.1f} s, so about {_minutes(total)} in all")
 
     def epoch_done(self, history=None, epochs: int = 1) -> None:

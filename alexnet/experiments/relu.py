@@ -35,6 +35,7 @@ from ..profiles import Profile, default_device, get_profile
 from ..results import save_result, scale
 from ..stats import epochs_to_error
 from ..results import reusable_result as stored_result, reuse_note
+from ..text import plural
 from .fig1_net import FIG1_WIDTHS, FourLayerNet, four_layer_param_count  # noqa: F401 (chapter 3.1 reads them here)
 from .fig1_protocol import FIG1_SCALES, run_fig1_protocol, setup_for
 from .progress import OverallProgress
@@ -153,7 +154,7 @@ def fig1_summary(result: dict) -> str:
              "(CIFAR-10, 50,000 training images, a four-layer CNN)"]
     if result.get("ratio") is None:
         reached = [a for a in ("relu", "tanh") if e.get(a) is not None]
-        ours = f"no ratio: {' and '.join(reached) or 'neither net'} reached {thr:.0%} in {sc['epochs']} epochs"
+        ours = f"no ratio: {' and '.join(reached) or 'neither net'} reached {thr:.0%} in {plural(sc['epochs'], 'epoch')}"
     else:
         sign = "at least " if result["ratio_is_lower_bound"] else ""
         low, high = result["ratio_low"], result["ratio_high"]

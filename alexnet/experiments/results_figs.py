@@ -22,6 +22,7 @@ from ..checkpoint import find_shipped_checkpoint, load_checkpoint, save_checkpoi
 from ..data import ImageSet
 from ..evaluate import evaluate, predict
 from ..stats import binomial_se
+from ..text import plural
 from ..transforms import BatchAugment, DatasetStats
 
 # what a checkpoint for readers keeps: enough for load_trained / `python -m alexnet evaluate`, no optimizer state
@@ -104,7 +105,7 @@ def model_description(info: dict) -> str:
     """One line on where :func:`results_model`'s model came from and what it learned from, e.g.
     ``checkpoint alexnet-cifar10-50k.pt: 30 epochs on 50,000 cifar10 training images``."""
     images = f"{info['train_images']:,} " if info.get("train_images") else ""
-    return f"{info['source']}: {info['epochs']} epochs on {images}{info['dataset']} training images"
+    return f"{info['source']}: {plural(info['epochs'], 'epoch')} on {images}{info['dataset']} training images"
 
 
 def centre_top1_se(ours: dict) -> float:
