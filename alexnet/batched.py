@@ -29,6 +29,7 @@ from torch.func import functional_call, stack_module_state
 from . import paper
 from .device_data import autocast_dtype
 from .errors import AlexNetError
+from .text import plural
 
 
 class BatchedTrainer:
@@ -48,7 +49,7 @@ class BatchedTrainer:
         if not models:
             raise AlexNetError("BatchedTrainer needs at least one model")
         if len(lrs) != len(models):
-            raise AlexNetError(f"{len(models)} models but {len(lrs)} learning rates")
+            raise AlexNetError(f"{plural(len(models), 'model')} but {plural(len(lrs), 'learning rate')}")
         kinds = {tuple((n, tuple(p.shape)) for n, p in m.named_parameters()) for m in models}
         if len(kinds) != 1:
             raise AlexNetError("every model trained together must have the same architecture")
@@ -99,7 +100,7 @@ class BatchedTrainer:
         """``K×B×classes``: every model's output for its batch (``x``: ``K×B×…``) or the shared batch (``B×…``)."""
         shared = x.dim() == 4
         if not shared and x.shape[0] != self.k:
-            raise AlexNetError(f"x has {x.shape[0]} batches for {self.k} models")
+            raise AlexNetError(f"x has {plural(x.shape[0], 'batch', 'batches')} for {plural(self.k, 'model')}")
         if self.amp_dtype is not None:
             with torch.autocast(self.device.type, dtype=self.amp_dtype):
                 return self._forward(self.params, self.buffers, x, shared).float()

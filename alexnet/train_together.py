@@ -26,6 +26,7 @@ from .batched import BatchedTrainer
 from .data import ImageSet, load_imageset
 from .device_data import place_images
 from .errors import AlexNetError, NonFiniteLossError
+from .text import plural
 from .evaluate import evaluate
 from .model import build_model
 from .profiles import resolve_device
@@ -70,7 +71,7 @@ def train_together(cfg: TrainConfig, seeds: Sequence[int], *, models: Sequence[t
             torch.manual_seed(seed)  # the same initial weights train(seed=seed) draws
             models.append(build_model(cfg.resolved_arch(), train_set.num_classes, **cfg.model))
     if len(models) != len(seeds):
-        raise AlexNetError(f"{len(models)} models for {len(seeds)} seeds")
+        raise AlexNetError(f"{plural(len(models), 'model')} for {plural(len(seeds), 'seed')}")
     k = len(seeds)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -100,7 +101,7 @@ def train_together(cfg: TrainConfig, seeds: Sequence[int], *, models: Sequence[t
             try:
                 trainer.step(x.view(k, -1, *x.shape[1:]), y.view(k, -1))
             except torch.cuda.OutOfMemoryError:
-                raise AlexNetError(f"CUDA ran out of memory training {k} models at batch size {cfg.batch_size}: "
+                raise AlexNetError(f"CUDA ran out of memory training {plural(k, 'model')} at batch size {cfg.batch_size}: "
                                    "train fewer seeds at once or use a smaller batch") from None
         seconds = time.perf_counter() - t0
         epoch_stats = trainer.epoch_stats()
