@@ -114,7 +114,7 @@ def test_shared_batch_equals_the_batch_repeated():
 
 
 def test_bad_input():
-    with pytest.raises(AlexNetError, match="learning rates"):
+    with pytest.raises(AlexNetError, match="learning rate"):
         BatchedTrainer(_models(2), [0.1])
     with pytest.raises(AlexNetError, match="unknown mode"):
         BatchedTrainer(_models(1), [0.1], mode="fast")
