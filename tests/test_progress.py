@@ -4,7 +4,7 @@ from alexnet.data import make_synthetic
 from alexnet.experiments.ablation import run_ablation
 from alexnet.profiles import get_profile
 
-ESTIMATE = re.compile(r"^(.+): (\d+) run\(s\) × at most (\d+) epochs at profile=smoke; "
+ESTIMATE = re.compile(r"^(.+): (\d+) runs? × at most (\d+) epochs? at profile=smoke; "
                       r"the first epoch took [\d.]+ s, so about \d+ (?:s|min|h) in all$", re.M)
 
 
