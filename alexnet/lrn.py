@@ -119,7 +119,9 @@ class _LRNFunction(torch.autograd.Function):
         with _autocast_off(a.device):
             x = a.float() if a.dtype == torch.float16 else a
             top = torch.finfo(x.dtype).max
-            sq = torch.mul(x, x).clamp_(max=top)  # an overflowed a² (inf) kept finite: the band's zeros must not meet it
+            # an overflowed a² (inf) kept finite, the band's zeros must not meet it; in place (nan_to_num_ has a
+            # batching rule under vmap, clamp_ has not), and a NaN stays NaN
+            sq = torch.mul(x, x).nan_to_num_(nan=float("nan"), posinf=top)
             d = _window_sum(sq, half, alpha, k)  # d_i = k + α Σ_window a_j²
             del sq  # (on a CPU every fresh activation-sized buffer costs page faults: in place, and freed early)
             if alpha > 0:  # ... and such a window's sum is inf again (torch.where, not masked_fill_: compilable)

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from . import paper, results
-from .errors import AlexNetError
+from .errors import AlexNetError, DatasetNotFoundError
 from .profiles import Profile, default_device, reproduce_profile, resolve_device
 from .reproduce_jobs import JOBS, Job, jobs_for
 from .text import plural
@@ -65,14 +65,17 @@ def scorecard_rows(profile: Profile) -> list[tuple[str, object]]:
     return list(zip(paper.CLAIMS, rows))  # the scorecard lists the claims in the registry's order
 
 
-def check_data(profile: Profile) -> None:
+def check_data(profile: Profile, jobs: list[Job] | None = None) -> None:
     """Make sure the data every job trains and evaluates on is there before any job runs: both splits of the
     profile's dataset on disk, else downloaded now (where torchvision can and the machine is online). Raises
     :class:`~alexnet.errors.DatasetNotFoundError` (one line) when it cannot be had. Synthetic data (smoke) needs
-    nothing."""
+    nothing, and neither do ``jobs`` whose every result is stored by this code at this profile
+    (:func:`alexnet.results.reusable_result`): they will be reused, not trained."""
     from .data import load_imageset, on_disk
 
     if profile.dataset == "synthetic":
+        return
+    if jobs is not None and all(results.reusable_result(name, profile) for job in jobs for name in job.results):
         return
     for split in ("train", "val"):
         if on_disk(profile.dataset, split) is None:
@@ -105,7 +108,7 @@ def run_reproduce(profile_name: str | None = None, claims: list[str] | None = No
     profile_name = profile.name
     jobs = jobs_for(claims)
     chosen = resolve_device(device) if device else None
-    check_data(profile)
+    check_data(profile, jobs)
     kept = bool(out or os.environ.get("ALEXNET_RESULTS")) or profile.meaningful
     if chosen is not None:
         os.environ["ALEXNET_DEVICE"] = str(chosen)  # every experiment's default_device()
@@ -151,6 +154,9 @@ def run_reproduce(profile_name: str | None = None, claims: list[str] | None = No
         try:  # the experiment applies the one reuse rule itself, and prints its line when it reuses
             ran = job.run(profile, {"deadline": None if budget_s is None else t_start + budget_s,
                                     "advance": advance}) or {}
+        except DatasetNotFoundError:  # a result thought reusable was not (another scale): no job can go on
+            bar.close()
+            raise
         except (AlexNetError, RuntimeError, ValueError, KeyError, OSError) as e:
             message = " ".join(str(e).split())
             summary[job.name] = {"status": "failed", "error": f"{type(e).__name__}: {message}",

@@ -47,8 +47,8 @@ def book_store(profile_name: str) -> Path:
     return STORED_RESULTS / FULL_SCALE if profile_name == FULL_SCALE else STORED_RESULTS
 
 
-def results_dir(profile: Profile | None = None) -> Path:
-    """Where this run saves (created if missing): in smoke, ``alexnet-results-smoke/`` in ``$ALEXNET_RESULTS``, or
+def results_dir(profile: Profile | None = None, *, create: bool = True) -> Path:
+    """Where this run saves (created if missing, unless ``create`` is False: a read creates nothing): in smoke, ``alexnet-results-smoke/`` in ``$ALEXNET_RESULTS``, or
     else ``results/`` in this process's scratch folder, removed when the process ends (never beside a real result);
     ``$ALEXNET_RESULTS``; the book's store with ``ALEXNET_STORE_RESULTS=1`` (maintainers); else
     ``~/.cache/alexnet/results``."""
@@ -62,7 +62,8 @@ def results_dir(profile: Profile | None = None) -> Path:
         path = book_store(profile.name)
     else:
         path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alexnet" / "results"
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -126,7 +127,7 @@ def reusable_result(name: str, profile: Profile | None = None, /, **scale) -> di
     profile = profile or get_profile()
     if not profile.meaningful or _flag("ALEXNET_RERUN"):
         return None
-    for folder in (results_dir(profile), book_store(profile.name)):
+    for folder in (results_dir(profile, create=False), book_store(profile.name)):
         path = folder / f"{name}.json"
         record = json.loads(path.read_text()) if path.exists() else None
         if made_by_current_code(record, profile.name, **scale):

@@ -1,10 +1,13 @@
 """Seeds trained at once: the paper's dropout under vmap, and the ablation runner's seeds-together path (that the
 paper's net batched equals each net alone is in test_batched.py)."""
+import warnings
+
 import pytest
 import torch
 
 from alexnet import AlexNetError, TrainConfig, train
 from alexnet.batched import BatchedTrainer
+from alexnet.lrn import LocalResponseNorm
 from alexnet.experiments.ablation import _seeds_together, run_ablation
 from alexnet.model import build_model
 from alexnet.profiles import get_profile
@@ -83,3 +86,18 @@ def test_when_seeds_train_together():
     assert not can_train_together(kept[0]) and not _seeds_together(True, kept, False)
     with pytest.raises(AlexNetError, match="checkpoints"):
         train_together(kept[0], [0, 1])
+
+
+def test_the_lrn_runs_under_vmap_without_a_slow_fallback():
+    """vmap runs an operation that has no batching rule model by model, with a "performance drop" warning:
+    the LRN's forward and backward (through torch.func.grad, as the batched trainer calls it) must not."""
+    lrn = LocalResponseNorm()
+    a = (torch.randn(3, 2, 8, 5, 5, dtype=torch.float64) * 30).relu()  # 3 models × a batch of 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        grads = torch.vmap(torch.func.grad(lambda x: lrn(x).pow(2).sum()))(a)
+    assert not [str(w.message) for w in caught if "batching rule" in str(w.message)]
+    for m in range(3):  # each model's gradient equals its own, without vmap
+        one = a[m].clone().requires_grad_()
+        lrn(one).pow(2).sum().backward()
+        torch.testing.assert_close(grads[m], one.grad)
