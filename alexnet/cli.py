@@ -32,36 +32,29 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def _number(text: str, ok, wanted: str) -> float:
+    """``text`` as a float for which ``ok`` holds, else argparse's one-line error saying what is ``wanted``."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
     return value
+
+
+def _positive_float(text: str) -> float:
+    return _number(text, lambda v: v > 0, "positive")
 
 
 def _fraction(text: str) -> float:
     """A fraction in (0, 1], such as a model FLOPs utilisation."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], such as 0.3 for 30%, got {text}")
-    return value
+    return _number(text, lambda v: 0 < v <= 1, "a fraction in (0, 1], such as 0.3 for 30%")
 
 
 def _dropout_rate(text: str) -> float:
     """A dropout probability in [0, 1), as the model accepts it (0: no dropout)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1) (0: no dropout), got {text}")
-    return value
+    return _number(text, lambda v: 0 <= v < 1, "a probability in [0, 1) (0: no dropout)")
 
 
 def _claim_ids() -> list[str]:
