@@ -53,11 +53,15 @@ def _rate_line(name: str, seconds: float, images: int, flops: float, peak: float
 def scorecard_rows(profile: Profile) -> list[tuple[str, object]]:
     """``(claim id, scorecard row)`` for every claim, from this reproduction's own results: the folder its runs
     write to (:func:`alexnet.results.results_dir`; the book's store itself with ``ALEXNET_STORE_RESULTS=1``),
-    with the scorecard's own builder."""
+    and the book's result where a job reused it, with the scorecard's own builder."""
     from .experiments import scorecard
 
     made = {name for job in JOBS for name in job.results}  # only what a reproduce job writes
     own = {name: record for name, record in results.load_run_results(profile).items() if name in made}
+    for name in made - set(own):  # a job that reused the book's result, made by this code at this profile
+        record = results.reusable_result(name, profile)
+        if record is not None:
+            own[name] = {**record, "source": "book"}
     rows = scorecard.build_scorecard(own)
     ids = [getattr(r, "id", None) or getattr(r, "claim_id", None) for r in rows]
     if all(ids):
@@ -69,8 +73,9 @@ def check_data(profile: Profile, jobs: list[Job] | None = None) -> None:
     """Make sure the data every job trains and evaluates on is there before any job runs: both splits of the
     profile's dataset on disk, else downloaded now (where torchvision can and the machine is online). Raises
     :class:`~alexnet.errors.DatasetNotFoundError` (one line) when it cannot be had. Synthetic data (smoke) needs
-    nothing, and neither do ``jobs`` whose every result is stored by this code at this profile
-    (:func:`alexnet.results.reusable_result`): they will be reused, not trained."""
+    nothing. Nor is the data checked here when every result of ``jobs`` is stored by this code at this profile
+    (:func:`alexnet.results.reusable_result`): they are likely to be reused, and a job that needs the data after
+    all (another scale, or its scale depends on the data) stops the run with the same one line."""
     from .data import load_imageset, on_disk
 
     if profile.dataset == "synthetic":
@@ -121,12 +126,12 @@ def run_reproduce(profile_name: str | None = None, claims: list[str] | None = No
     print(f"reproduce --profile {profile.name} on {device}: {plural(len(jobs), 'job')} for "
           f"{plural(sum(len(j.claims) for j in jobs), 'claim')}, {sum(w['flops'] for w in work.values()) / 1e12:,.1f} TFLOP counted")
     t_start, done_flops, summary = time.perf_counter(), 0.0, {}
-    path = (Path(out).expanduser().resolve() if out else results.results_dir(profile)) / "reproduce.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = (Path(out).expanduser().resolve() if out else results.results_dir(profile, create=False)) / "reproduce.json"
 
     def report(card=()) -> dict:  # written after every job, so a run cut short still leaves its record
         out = {"profile": profile.name, "device": str(device), "peak_tflops": peak, "jobs": summary,
                "scorecard": list(card), "seconds": time.perf_counter() - t_start}
+        path.parent.mkdir(parents=True, exist_ok=True)  # only now: a run stopped before any job leaves no folder
         path.write_text(json.dumps(out, indent=1, default=str))
         return out
 
@@ -167,8 +172,9 @@ def run_reproduce(profile_name: str | None = None, claims: list[str] | None = No
             continue
         seconds = time.perf_counter() - t0
         if profile.meaningful and _stamp(job, profile)[0] == before:  # nothing saved: a stored result stood in
+            record = results.reusable_result(job.results[0], profile)  # yours, else the book's
             summary[job.name] = {"status": "reused", "claims": list(job.claims), "seconds": seconds,
-                                 "saved_at": before[0]}
+                                 "saved_at": (record or {}).get("saved_at")}
             tqdm.write(f"{job.name}: reused the stored {job.results[0]} ({seconds:.1f} s)")
         else:
             images = ran.get("images", w["train_images"] + w["eval_images"])

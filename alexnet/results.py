@@ -107,7 +107,7 @@ def load_result(name: str, profile: Profile | None = None) -> dict | None:
 def load_run_results(profile: Profile | None = None) -> dict[str, dict]:
     """The results by name in the folder this profile's runs write to (:func:`results_dir`), whichever it is (the
     book's store too, with ``ALEXNET_STORE_RESULTS=1``), each with ``source`` ``"yours"``."""
-    return _read(results_dir(profile), "yours")
+    return _read(results_dir(profile, create=False), "yours")
 
 
 def load_results(profile: Profile | None = None) -> dict[str, dict]:

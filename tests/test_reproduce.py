@@ -274,3 +274,28 @@ def test_reproduce_and_chapter_3_1_share_one_figure_1(tmp_path, monkeypatch, cap
     assert chapter["scale"] == stored["scale"] and chapter["conventions"] == stored["data"]["conventions"]
     again = _run_fig1(reproduce_profile("quick"), {})
     assert again["images"] == 0  # reproduce reuses it too
+
+
+def test_a_readers_run_reuses_the_books_result_and_scores_it(tmp_path, monkeypatch, capsys):
+    """A reader's own store is empty and the book's holds a current result: the job is reused (no traceback),
+    the record names when that result was saved, and the scorecard shows it, not "not run"."""
+    from alexnet.reproduce import run_reproduce
+
+    quick = get_profile("quick")
+    book, yours = tmp_path / "book", tmp_path / "yours"
+    monkeypatch.setattr(results, "STORED_RESULTS", book)
+    monkeypatch.delenv("ALEXNET_RERUN", raising=False)
+    monkeypatch.setenv("ALEXNET_STORE_RESULTS", "1")  # a maintainer's run writes the book's result
+    sc = results.scale(quick, dataset=quick.dataset, train_images=3728, epochs=quick.ablation_epochs,
+                       seeds=quick.seeds, val_images=846)
+    arms = {"lrn": {"seconds": 60.0}, "no_lrn": {"seconds": 60.0}}
+    saved = results.save_result("lrn_ablation", {"arms": arms, "baseline": "lrn", "deltas": {}}, sc, quick)
+    assert saved.parent == book / "quick" or saved.parent == book
+    monkeypatch.delenv("ALEXNET_STORE_RESULTS")
+    monkeypatch.setenv("ALEXNET_RESULTS", str(yours))  # the reader's store: nothing in it
+    report = run_reproduce("quick", ["lrn"], progress=False)
+    job = report["jobs"]["lrn"]
+    assert job["status"] == "reused" and job["saved_at"] == json.loads(saved.read_text())["saved_at"]
+    row = next(r for r in report["scorecard"] if r["id"] == "lrn")
+    assert row["verdict"] != "not run" and row["ours"] not in ("", "—"), row
+    assert not (yours / "lrn_ablation.json").exists()  # nothing trained, nothing copied
