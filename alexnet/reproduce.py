@@ -69,18 +69,15 @@ def scorecard_rows(profile: Profile) -> list[tuple[str, object]]:
     return list(zip(paper.CLAIMS, rows))  # the scorecard lists the claims in the registry's order
 
 
-def check_data(profile: Profile, jobs: list[Job] | None = None) -> None:
+def check_data(profile: Profile) -> None:
     """Make sure the data every job trains and evaluates on is there before any job runs: both splits of the
     profile's dataset on disk, else downloaded now (where torchvision can and the machine is online). Raises
     :class:`~alexnet.errors.DatasetNotFoundError` (one line) when it cannot be had. Synthetic data (smoke) needs
-    nothing. Nor is the data checked here when every result of ``jobs`` is stored by this code at this profile
-    (:func:`alexnet.results.reusable_result`): they are likely to be reused, and a job that needs the data after
-    all (another scale, or its scale depends on the data) stops the run with the same one line."""
+    nothing. It is checked even when stored results could be reused: some jobs need the data to work out their
+    scale, and a stored result of another scale means training after all."""
     from .data import load_imageset, on_disk
 
     if profile.dataset == "synthetic":
-        return
-    if jobs is not None and all(results.reusable_result(name, profile) for job in jobs for name in job.results):
         return
     for split in ("train", "val"):
         if on_disk(profile.dataset, split) is None:
@@ -113,7 +110,7 @@ def run_reproduce(profile_name: str | None = None, claims: list[str] | None = No
     profile_name = profile.name
     jobs = jobs_for(claims)
     chosen = resolve_device(device) if device else None
-    check_data(profile, jobs)
+    check_data(profile)
     kept = bool(out or os.environ.get("ALEXNET_RESULTS")) or profile.meaningful
     if chosen is not None:
         os.environ["ALEXNET_DEVICE"] = str(chosen)  # every experiment's default_device()
@@ -159,7 +156,7 @@ def run_reproduce(profile_name: str | None = None, claims: list[str] | None = No
         try:  # the experiment applies the one reuse rule itself, and prints its line when it reuses
             ran = job.run(profile, {"deadline": None if budget_s is None else t_start + budget_s,
                                     "advance": advance}) or {}
-        except DatasetNotFoundError:  # a result thought reusable was not (another scale): no job can go on
+        except DatasetNotFoundError:  # the data went missing mid-run: no later job can go on either
             bar.close()
             raise
         except (AlexNetError, RuntimeError, ValueError, KeyError, OSError) as e:

@@ -100,6 +100,13 @@ def test_the_jobs_store_every_result_the_scorecard_reads():
     assert {MEASURES[c][0] for c in paper.CLAIMS} <= stored
 
 
+def _cifar10_folder(root, monkeypatch):
+    """A data root where CIFAR-10 is "on disk" (torchvision's folder, empty): reproduce's data check passes, and a
+    job that reuses its stored result never reads it."""
+    (root / "cifar10" / "cifar-10-batches-py").mkdir(parents=True)
+    monkeypatch.setenv("ALEXNET_DATA", str(root))
+
+
 def test_a_rerun_reuses_what_the_chapters_stored(tmp_path, monkeypatch, capsys):
     """One reuse rule: a job whose experiment finds its stored result (same code, profile, scale) is reused,
     with the experiment's own line; ALEXNET_RERUN=1 or another scale trains again."""
@@ -109,6 +116,7 @@ def test_a_rerun_reuses_what_the_chapters_stored(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("ALEXNET_RESULTS", str(tmp_path))
     monkeypatch.delenv("ALEXNET_RERUN", raising=False)
+    _cifar10_folder(tmp_path / "data", monkeypatch)
     quick = get_profile("quick")
     sc = results.scale(quick, dataset=quick.dataset, train_images=3728, epochs=quick.ablation_epochs,
                        seeds=quick.seeds, val_images=846)
@@ -282,6 +290,7 @@ def test_a_readers_run_reuses_the_books_result_and_scores_it(tmp_path, monkeypat
     from alexnet.reproduce import run_reproduce
 
     quick = get_profile("quick")
+    _cifar10_folder(tmp_path / "data", monkeypatch)
     book, yours = tmp_path / "book", tmp_path / "yours"
     monkeypatch.setattr(results, "STORED_RESULTS", book)
     monkeypatch.delenv("ALEXNET_RERUN", raising=False)
