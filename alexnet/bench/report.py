@@ -4,6 +4,9 @@ from __future__ import annotations
 from .utilisation import mfu
 
 
+NO_LRN_LOOP = "(a) without its two LRN layers: torchvision's kinds of layers"
+
+
 def _pct(x: float | None) -> str:
     return f"{x:.1%}" if x is not None else "n/a (pass --peak-tflops)"
 
@@ -28,7 +31,7 @@ def format_report(r: dict) -> str:
         f"{_cell(r['mfu_a']):>10}",
         f"{'(b) torchvision AlexNet + DataLoader (PIL JPEG decode, ' + str(r['train_torchvision']['workers']) + ' workers)':64}"
         f"{r['b_img_s']:>10.1f}{_cell(r['mfu_b']):>10}",
-        *([f"{'(a) without its two LRN layers: torchvision' + chr(39) + 's kinds of layers':64}"
+        *([f"{NO_LRN_LOOP:64}"
            f"{r['train_ours_no_lrn']['img_s']:>10.1f}"] if "train_ours_no_lrn" in r else []),
         f"ratio (a)/(b): {r['ratio']:.2f}×" + (f"; without LRN {r['ratio_no_lrn']:.2f}×" if "ratio_no_lrn" in r else ""),
         f"MFU of (a): {_pct(r['mfu_a'])}",

@@ -56,9 +56,11 @@ def time_model_variants(device, batch_size: int, steps: int, *, warmup: int = 2,
     device = torch.device(device)
     cuda = device.type == "cuda"
     compile = cuda if compile is None else compile
-    torch.manual_seed(0)
-    model = alexnet().to(device)
-    optimizer = PaperSGD(model.parameters(), lr=1e-3)
+    nets = {}
+    for key, switches in (("paper", {}), ("no_lrn", {"lrn": False})):  # the paper's net, and it without LRN
+        torch.manual_seed(0)
+        net = alexnet(**switches).to(device)
+        nets[key] = (net, PaperSGD(net.parameters(), lr=1e-3))
     gen = torch.Generator(device="cpu").manual_seed(0)
     x = (torch.randn(batch_size, 3, CROP, CROP, generator=gen) * 50).to(device)
     y = torch.randint(0, paper.ILSVRC_CLASSES, (batch_size,), generator=gen).to(device)
@@ -72,7 +74,10 @@ def time_model_variants(device, batch_size: int, steps: int, *, warmup: int = 2,
     trainer_row = len(ladder) - 1  # the trainer's default: all of the above (on a CPU: fp32, channels_last)
     if compile:
         ladder.append(("+ torch.compile", dict(benchmark=cuda, amp=amp if cuda else None, cl=True, compile=True)))
+    # the trainer's settings on the net without its two LRN layers: torchvision's kinds of layers
+    ladder.append((NO_LRN, dict(ladder[trainer_row][1], net="no_lrn")))
     for i, (name, opts) in enumerate(ladder):
+        model, optimizer = nets[opts.get("net", "paper")]
         model.to(memory_format=torch.channels_last if opts["cl"] else torch.contiguous_format)
         scaler = torch.amp.GradScaler("cuda") if (cuda and opts["amp"] == torch.float16) else None
         t0 = time.perf_counter()
@@ -91,17 +96,6 @@ def time_model_variants(device, batch_size: int, steps: int, *, warmup: int = 2,
         rows.append({"variant": name, **result, "trainer": i == trainer_row,
                      "wall_seconds": time.perf_counter() - t0})
         log(f"  model step, {name}: {result['img_s']:.1f} img/s")
-    # the trainer's settings on the paper's net without its two LRN layers: torchvision's kinds of layers
-    opts = ladder[trainer_row][1]
-    torch.manual_seed(0)
-    plain = alexnet(lrn=False).to(device).to(memory_format=torch.channels_last if opts["cl"] else torch.contiguous_format)
-    scaler = torch.amp.GradScaler("cuda") if (cuda and opts["amp"] == torch.float16) else None
-    t0 = time.perf_counter()
-    with _cudnn_benchmark(opts["benchmark"]):
-        step = _make_step(plain, PaperSGD(plain.parameters(), lr=1e-3), x, y, device, opts["amp"], opts["cl"], scaler)
-        result = _rate(step, device, steps, warmup, budget_s)
-    rows.append({"variant": NO_LRN, **result, "trainer": False, "wall_seconds": time.perf_counter() - t0})
-    log(f"  model step, {NO_LRN}: {result['img_s']:.1f} img/s")
     return rows
 
 
